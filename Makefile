@@ -1,0 +1,45 @@
+# The course's entry points. Only python3 (3.11) is needed to start: `make setup` builds .venv.
+#   make lab        set up, then open JupyterLab on lectures/
+#   make test       set up, then run the unit tests and nbval (strict) over every solution
+#   make execute    re-execute every solution notebook in place, print runtimes, rebuild lectures
+#   make lectures   build lectures/ from solutions/
+#   make check NB=lectures/01_rnn_basics.ipynb    self-check a student's notebook
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8888
+NB ?=
+
+.PHONY: setup lab test execute lectures check clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "the course needs Python 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=lectures --port=$(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests solutions --nbval --nbval-current-env \
+		--nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=600 --durations=15
+
+execute: $(STAMP)
+	$(BIN)/python -m utils.tools.execute
+	$(BIN)/python -m utils.tools.build
+
+lectures: $(STAMP)
+	$(BIN)/python -m utils.tools.build
+
+check: $(STAMP)
+	@if [ -z "$(NB)" ]; then echo "usage: make check NB=lectures/01_rnn_basics.ipynb"; exit 2; fi
+	$(BIN)/python -m utils.tools.selfcheck "$(NB)"
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

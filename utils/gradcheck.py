@@ -1,0 +1,78 @@
+"""Numerical gradients by centred finite differences, and the relative error used by checks.
+
+These are how every backward pass in the course is verified: compare the analytic gradient
+with (f(x + h) - f(x - h)) / 2h, coordinate by coordinate.
+"""
+import numpy as np
+
+
+def rel_error(x, y, eps=1e-8):
+    """Largest elementwise relative error max |x - y| / max(eps, |x| + |y|) between two arrays.
+
+    x, y: arrays of the same shape (any shape). Returns a python float.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"rel_error: shapes differ: {x.shape} vs {y.shape}")
+    if x.size == 0:
+        return 0.0
+    return float(np.max(np.abs(x - y) / np.maximum(eps, np.abs(x) + np.abs(y))))
+
+
+def _check_float_array(x, fname):
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{fname}: x must be a float numpy array (it is perturbed in place), "
+                        f"got {type(x).__name__}"
+                        + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
+
+
+def eval_numerical_gradient(f, x, h=1e-5):
+    """Numerical gradient of a scalar function at x.
+
+    f: function taking the array x (it is perturbed in place) and returning a float.
+    x: float array of any shape; restored to its original values on return.
+    Returns: array of the same shape as x, df/dx.
+    """
+    _check_float_array(x, "eval_numerical_gradient")
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        fxph = float(f(x))
+        x[ix] = old - h
+        fxmh = float(f(x))
+        x[ix] = old
+        grad[ix] = (fxph - fxmh) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, dout, h=1e-5):
+    """Numerical gradient of an array-valued function, contracted with an upstream gradient.
+
+    f: function taking x and returning an array ``out`` (any shape).
+    x: float array of any shape; restored on return.
+    dout: upstream gradient dL/dout, same shape as f(x).
+    Returns: array of the same shape as x, dL/dx = sum(dout * dout/dx).
+    """
+    _check_float_array(x, "eval_numerical_gradient_array")
+    dout = np.asarray(dout)
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        pos = np.array(f(x), dtype=np.float64, copy=True)
+        x[ix] = old - h
+        neg = np.array(f(x), dtype=np.float64, copy=True)
+        x[ix] = old
+        if pos.shape != dout.shape:
+            raise ValueError(f"eval_numerical_gradient_array: f(x) has shape {pos.shape} "
+                             f"but dout has shape {dout.shape}")
+        grad[ix] = np.sum((pos - neg) * dout) / (2 * h)
+        it.iternext()
+    return grad

@@ -1,0 +1,148 @@
+"""Vanilla RNN layers (numpy reference implementations).
+
+The equations, in the column-vector form of the lecture:
+    h_t = tanh(W_hh h_{t-1} + W_xh x_t + b),    y_t = W_hy h_t + b_y
+In code we keep a minibatch of row vectors, so the same step reads
+    next_h = tanh(prev_h @ Wh + x @ Wx + b)     with Wx = W_xh^T (D, H), Wh = W_hh^T (H, H).
+"""
+import numpy as np
+
+
+def _expect_shape(fname, name, array, shape):
+    """Raise a ValueError naming the function and argument if ``array`` has the wrong shape."""
+    array = np.asarray(array)
+    if array.ndim != len(shape) or any(s is not None and a != s for a, s in zip(array.shape, shape)):
+        pretty = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{fname}: {name} should have shape {pretty}, got {array.shape}")
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    """One step of a vanilla RNN with tanh.
+
+    x: (N, D) inputs at this step; prev_h: (N, H) previous hidden state;
+    Wx: (D, H) input-to-hidden; Wh: (H, H) hidden-to-hidden; b: (H,) bias.
+    Returns: next_h (N, H), cache for rnn_step_backward.
+    """
+    N, D = np.shape(x)
+    H = np.shape(Wh)[0]
+    _expect_shape("rnn_step_forward", "prev_h", prev_h, (N, H))
+    _expect_shape("rnn_step_forward", "Wx", Wx, (D, H))
+    _expect_shape("rnn_step_forward", "Wh", Wh, (H, H))
+    _expect_shape("rnn_step_forward", "b", b, (H,))
+    next_h = np.tanh(prev_h @ Wh + x @ Wx + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    """Backward pass of one RNN step.
+
+    dnext_h: (N, H) gradient of the loss with respect to next_h.
+    cache: from rnn_step_forward.
+    Returns: dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
+    """
+    x, prev_h, Wx, Wh, next_h = cache
+    da = dnext_h * (1.0 - next_h ** 2)  # tanh'(a) = 1 - tanh(a)^2, reusing the output
+    dx = da @ Wx.T
+    dprev_h = da @ Wh.T
+    dWx = x.T @ da
+    dWh = prev_h.T @ da
+    db = da.sum(axis=0)
+    return dx, dprev_h, dWx, dWh, db
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    """Run a vanilla RNN over whole sequences, with the same weights at every step.
+
+    x: (N, T, D) input sequences; h0: (N, H) initial hidden state, or None for zeros;
+    Wx: (D, H); Wh: (H, H); b: (H,).
+    Returns: h (N, T, H) hidden states of every step, cache for rnn_backward.
+    """
+    _expect_shape("rnn_forward", "x", x, (None, None, None))
+    N, T, D = x.shape
+    H = np.shape(Wh)[0]
+    if h0 is None:
+        h0 = np.zeros((N, H), dtype=x.dtype)
+    _expect_shape("rnn_forward", "h0", h0, (N, H))
+    h = np.zeros((N, T, H), dtype=np.result_type(x, Wx))
+    step_caches = []
+    prev_h = h0
+    for t in range(T):
+        prev_h, step_cache = rnn_step_forward(x[:, t, :], prev_h, Wx, Wh, b)
+        h[:, t, :] = prev_h
+        step_caches.append(step_cache)
+    return h, step_caches
+
+
+def rnn_backward(dh, cache):
+    """Backpropagation through time for rnn_forward.
+
+    dh: (N, T, H) gradient of the loss with respect to every hidden state (from the losses
+        at each step; the gradient through the recurrence is added here).
+    cache: from rnn_forward.
+    Returns: dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
+    """
+    step_caches = cache
+    N, T, H = dh.shape
+    D = step_caches[0][0].shape[1]
+    dx = np.zeros((N, T, D), dtype=dh.dtype)
+    dWx = np.zeros((D, H), dtype=dh.dtype)
+    dWh = np.zeros((H, H), dtype=dh.dtype)
+    db = np.zeros(H, dtype=dh.dtype)
+    dprev = np.zeros((N, H), dtype=dh.dtype)  # gradient arriving from step t+1
+    for t in reversed(range(T)):
+        dx[:, t, :], dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t, :] + dprev,
+                                                                   step_caches[t])
+        dWx += dWx_t  # the same weights are used at every step: their gradients add up
+        dWh += dWh_t
+        db += db_t
+    return dx, dprev, dWx, dWh, db
+
+
+def temporal_affine_forward(x, w, b):
+    """The output projection y_t = h_t @ w + b applied at every time step.
+
+    x: (N, T, D); w: (D, M); b: (M,).
+    Returns: out (N, T, M), cache.
+    """
+    _expect_shape("temporal_affine_forward", "x", x, (None, None, None))
+    _expect_shape("temporal_affine_forward", "w", w, (x.shape[2], None))
+    _expect_shape("temporal_affine_forward", "b", b, (np.shape(w)[1],))
+    out = x @ w + b
+    return out, (x, w)
+
+
+def temporal_affine_backward(dout, cache):
+    """Backward of temporal_affine_forward.
+
+    dout: (N, T, M). Returns: dx (N, T, D), dw (D, M), db (M,).
+    """
+    x, w = cache
+    dx = dout @ w.T
+    dw = np.einsum("ntd,ntm->dm", x, dout)
+    db = dout.sum(axis=(0, 1))
+    return dx, dw, db
+
+
+def temporal_softmax_loss(scores, y, mask=None):
+    """Softmax cross-entropy summed over time steps, averaged over the minibatch.
+
+    scores: (N, T, V) unnormalised scores; y: (N, T) integer targets in [0, V);
+    mask: optional (N, T) boolean, False where a step does not count (padding).
+    Returns: loss (float), dscores (N, T, V).
+    """
+    N, T, V = scores.shape
+    _expect_shape("temporal_softmax_loss", "y", y, (N, T))
+    if np.any((y < 0) | (y >= V)):
+        raise ValueError(f"temporal_softmax_loss: targets must lie in [0, {V}), "
+                         f"got min {y.min()} and max {y.max()}")
+    mask = np.ones((N, T), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    flat = scores.reshape(N * T, V)
+    shifted = flat - flat.max(axis=1, keepdims=True)  # stable softmax
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    probs = np.exp(log_probs)
+    y_flat, m_flat = y.reshape(-1), mask.reshape(-1)
+    loss = -np.sum(m_flat * log_probs[np.arange(N * T), y_flat]) / N
+    dflat = probs.copy()
+    dflat[np.arange(N * T), y_flat] -= 1
+    dflat *= m_flat[:, None] / N
+    return float(loss), dflat.reshape(N, T, V)

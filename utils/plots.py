@@ -1,0 +1,62 @@
+"""Figures drawn by the notebooks: computational graphs of unrolled RNNs and small helpers.
+
+Every function draws with matplotlib and returns the Figure, so a notebook cell shows it and
+its text form (``<Figure size ... with N Axes>``) is the same on every run.
+"""
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+COLORS = {"input": "#f4a6a6", "hidden": "#a8d5a2", "decoder": "#9cc3e6", "output": "#f7d58b"}
+
+
+def _box(ax, x, y, color, label=""):
+    ax.add_patch(FancyBboxPatch((x - 0.3, y - 0.22), 0.6, 0.44, boxstyle="round,pad=0.02",
+                                facecolor=color, edgecolor="black", linewidth=0.8))
+    if label:
+        ax.text(x, y, label, ha="center", va="center", fontsize=8)
+
+
+def _arrow(ax, start, end, color="black"):
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8,
+                                 color=color, linewidth=0.9, shrinkA=0, shrinkB=0))
+
+
+def draw_unrolled(ax, steps, inputs_at, outputs_at, title, decoder_from=None):
+    """Draw one unrolled recurrent network on ``ax``.
+
+    steps: number of time steps (columns). inputs_at / outputs_at: the steps that take an input
+    x_t or emit an output y_t. decoder_from: first step of a decoder (drawn in another colour),
+    or None. A network of one step with one input and one output is the plain feed-forward net.
+    """
+    for t in range(steps):
+        decoder = decoder_from is not None and t >= decoder_from
+        _box(ax, t, 1, COLORS["decoder" if decoder else "hidden"], f"h{t + 1}")
+        if t in inputs_at:
+            _box(ax, t, 0, COLORS["input"], f"x{t + 1}")
+            _arrow(ax, (t, 0.22), (t, 0.78))
+        if t in outputs_at:
+            _box(ax, t, 2, COLORS["output"], f"y{t + 1}")
+            _arrow(ax, (t, 1.22), (t, 1.78))
+        if t > 0:
+            _arrow(ax, (t - 0.7, 1), (t - 0.3, 1))
+    pad = (max(steps, 3) - steps) / 2  # keep short graphs centred in their panel
+    ax.set_xlim(-0.6 - pad, steps - 0.4 + pad)
+    ax.set_ylim(-0.5, 2.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+
+
+def draw_sequence_patterns():
+    """The five input/output patterns: one-to-one and the four a recurrent network opens.
+
+    Returns: the matplotlib Figure (1 row of 5 panels).
+    """
+    fig, axes = plt.subplots(1, 5, figsize=(13, 2.8))
+    draw_unrolled(axes[0], 1, [0], [0], "one to one\n(plain network)")
+    draw_unrolled(axes[1], 4, [0], [0, 1, 2, 3], "one to many\n(image captioning)")
+    draw_unrolled(axes[2], 4, [0, 1, 2, 3], [3], "many to one\n(sentiment, video action)")
+    draw_unrolled(axes[3], 4, [0, 1, 2, 3], [0, 1, 2, 3], "many to many, aligned\n(per-frame labels)")
+    draw_unrolled(axes[4], 5, [0, 1, 2], [3, 4], "encoder-decoder\n(translation)", decoder_from=3)
+    fig.tight_layout()
+    return fig

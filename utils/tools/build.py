@@ -1,0 +1,175 @@
+"""Build the student notebooks in lectures/ from the solution notebooks in solutions/.
+
+    python -m utils.tools.build            # write lectures/NN_*.ipynb
+    python -m utils.tools.build --check    # exit 1 if lectures/ is out of date, write nothing
+
+What the build does to each cell of a solution notebook:
+- code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CODE HERE``
+  and ``raise NotImplementedError(...)`` at the same indentation; the cell's outputs go;
+- in a markdown cell the text between the markers becomes ``YOUR ANSWER HERE``;
+- a check cell (cell metadata ``course.check``) keeps its source, loses its outputs, and
+  stores them as ``course.reference_outputs`` in its metadata: saving a notebook rewrites
+  outputs but not this, so the self-check compares against an answer the student cannot
+  overwrite by accident;
+- every other cell is copied as it is, outputs included (figures, demonstrations).
+"""
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+import nbformat
+
+from utils.tools.notebooks import (ANSWER_PLACEHOLDER, BEGIN_SOLUTION, CODE_PLACEHOLDER,
+                                   COURSE_KEY, END_SOLUTION, LECTURES_DIR, NOT_IMPLEMENTED,
+                                   REPO_ROOT, SOLUTIONS_DIR, check_name, solution_notebooks)
+
+
+class BuildError(Exception):
+    """A solution notebook cannot be turned into a lecture (the message says where)."""
+
+
+def _regions(source, where):
+    """Split a cell source into (kind, lines) chunks, kind "keep" or "solution"; validate markers."""
+    chunks, current, inside, begin_line = [], [], False, None
+    for number, line in enumerate(source.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped == BEGIN_SOLUTION:
+            if inside:
+                raise BuildError(f"{where}: line {number}: '{BEGIN_SOLUTION}' inside a solution "
+                                 f"opened on line {begin_line} (missing '{END_SOLUTION}')")
+            chunks.append(("keep", current))
+            current, inside, begin_line = [line], True, number
+        elif stripped == END_SOLUTION:
+            if not inside:
+                raise BuildError(f"{where}: line {number}: '{END_SOLUTION}' without a "
+                                 f"'{BEGIN_SOLUTION}' before it")
+            chunks.append(("solution", current))
+            current, inside = [], False
+        else:
+            current.append(line)
+    if inside:
+        raise BuildError(f"{where}: '{BEGIN_SOLUTION}' on line {begin_line} is never closed "
+                         f"by '{END_SOLUTION}'")
+    chunks.append(("keep", current))
+    return chunks
+
+
+def strip_code(source, where="cell"):
+    """Replace each solution region of a code cell by a placeholder at the same indentation.
+
+    source: the cell source (str). where: used in error messages.
+    Returns: (new source, number of regions replaced).
+    """
+    out, replaced = [], 0
+    for kind, lines in _regions(source, where):
+        if kind == "keep":
+            out.extend(lines)
+        else:
+            indent = lines[0][: len(lines[0]) - len(lines[0].lstrip())]
+            out.extend([indent + CODE_PLACEHOLDER, indent + NOT_IMPLEMENTED])
+            replaced += 1
+    return "\n".join(out), replaced
+
+
+def strip_markdown(source, where="cell"):
+    """Replace each model answer between the markers of a markdown cell by YOUR ANSWER HERE."""
+    out, replaced = [], 0
+    for kind, lines in _regions(source, where):
+        if kind == "keep":
+            out.extend(lines)
+        else:
+            out.append(ANSWER_PLACEHOLDER)
+            replaced += 1
+    return "\n".join(out), replaced
+
+
+def _reference_outputs(cell):
+    """The outputs of a check cell, without execution counts, to store in its metadata."""
+    outputs = copy.deepcopy(cell.get("outputs", []))
+    for output in outputs:
+        output.pop("execution_count", None)
+    return outputs
+
+
+def build_lecture(solution, source_name):
+    """Turn a solution notebook into its lecture.
+
+    solution: a ``nbformat.NotebookNode`` (not modified). source_name: e.g.
+    "solutions/01_rnn_basics.ipynb", used in messages and stored in the metadata.
+    Returns: the lecture ``NotebookNode``.
+    """
+    lecture = copy.deepcopy(solution)
+    checks = []
+    for index, cell in enumerate(lecture.cells):
+        where = f"{source_name}, cell {index} ({cell.cell_type})"
+        if cell.cell_type == "code":
+            cell.source, replaced = strip_code(cell.source, where)
+            name = check_name(cell)
+            if name:
+                if replaced:
+                    raise BuildError(f"{where}: a check cell ({name}) must not contain a solution")
+                if name in checks:
+                    raise BuildError(f"{where}: two check cells are named {name!r}")
+                checks.append(name)
+                cell.metadata[COURSE_KEY]["reference_outputs"] = _reference_outputs(cell)
+            if replaced or name:
+                cell.outputs = []
+                cell.execution_count = None
+        elif cell.cell_type == "markdown":
+            cell.source, _ = strip_markdown(cell.source, where)
+    lecture.metadata[COURSE_KEY] = {"lecture": True, "built_from": source_name,
+                                    "checks": checks}
+    return lecture
+
+
+def lecture_text(solution_path):
+    """The JSON text of the lecture built from one solution notebook file."""
+    solution_path = Path(solution_path)
+    try:
+        source_name = solution_path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        source_name = f"solutions/{solution_path.name}"
+    nb = nbformat.read(solution_path, as_version=4)
+    return nbformat.writes(build_lecture(nb, source_name)) + "\n"
+
+
+def build_all(solutions_dir=SOLUTIONS_DIR, lectures_dir=LECTURES_DIR, check_only=False):
+    """Build every lecture. Returns the list of lecture paths that were (or would be) changed."""
+    lectures_dir = Path(lectures_dir)
+    changed = []
+    for solution_path in solution_notebooks(solutions_dir):
+        target = lectures_dir / solution_path.name
+        text = lecture_text(solution_path)
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            changed.append(target)
+            if not check_only:
+                lectures_dir.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+    return changed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="only report lectures that differ from a fresh build")
+    args = parser.parse_args(argv)
+    try:
+        changed = build_all(check_only=args.check)
+    except BuildError as exc:
+        print(f"build failed: {exc}", file=sys.stderr)
+        return 2
+    n = len(solution_notebooks())
+    if args.check:
+        for path in changed:
+            print(f"out of date: {path.relative_to(REPO_ROOT)}")
+        print(f"{n - len(changed)} of {n} lectures up to date")
+        return 1 if changed else 0
+    for path in changed:
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
+    print(f"{n} lectures built, {len(changed)} changed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

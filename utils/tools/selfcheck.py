@@ -1,0 +1,158 @@
+"""Student self-check: re-run a lecture notebook and compare its check cells with the reference.
+
+    python -m utils.tools.selfcheck lectures/01_rnn_basics.ipynb      (or: make check NB=...)
+
+How it works. The build stored the reference output of every check cell in that cell's
+metadata. This tool copies the notebook to a temporary folder, puts those reference outputs
+back into the check cells, marks every other cell as "run it, do not compare", and runs nbval
+on the copy in a fresh kernel. So what counts is what the student's code does now, not what
+the saved notebook shows. It then prints one line per exercise:
+passed / wrong (with the first line of the check's message) / not implemented / not reached.
+Nothing is written next to the student's notebook. Exit status: 0 if every exercise passed,
+1 if some did not, 2 if the path is not a lecture notebook.
+"""
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils.tools.notebooks import COURSE_KEY, SANITIZE_FILE, check_name
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class NotALecture(Exception):
+    """The path given is not a lecture notebook that the self-check can run."""
+
+
+def load_lecture(path):
+    """Read and validate a lecture notebook. Returns the NotebookNode; raises NotALecture."""
+    path = Path(path)
+    if not path.exists():
+        raise NotALecture(f"{path}: no such file")
+    if path.is_dir():
+        raise NotALecture(f"{path}: is a folder; give one notebook, e.g. lectures/01_rnn_basics.ipynb")
+    if path.suffix != ".ipynb":
+        raise NotALecture(f"{path}: not a notebook (expected a .ipynb file)")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises several types for broken JSON
+        raise NotALecture(f"{path}: cannot be read as a notebook ({type(exc).__name__})") from None
+    info = nb.metadata.get(COURSE_KEY, {})
+    if not info.get("lecture"):
+        raise NotALecture(f"{path}: not a lecture notebook of this course (run the self-check "
+                          f"on the copy in lectures/, not on solutions/ or another notebook)")
+    if not info.get("checks"):
+        raise NotALecture(f"{path}: this lecture has no exercises to check")
+    return nb
+
+
+def prepare_copy(nb):
+    """The notebook nbval runs: reference outputs in check cells, other cells unchecked."""
+    nb = nbformat.from_dict(nb)  # a deep copy
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if check_name(cell):
+            cell.outputs = [nbformat.from_dict(o)
+                            for o in cell.metadata[COURSE_KEY].get("reference_outputs", [])]
+            cell.execution_count = 1  # nbval only compares cells that have been run
+        else:
+            cell.outputs = []
+            cell.execution_count = None  # not compared
+            tags = cell.metadata.setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")  # an unfinished exercise must not stop the run
+    return nb
+
+
+class _CheckCollector:
+    """pytest plugin that records the outcome of each check cell."""
+
+    def __init__(self):
+        self.results = {}
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        cell = getattr(item, "cell", None)
+        name = check_name(cell) if cell is not None else None
+        if name and report.when == "call":
+            self.results[name] = (report.outcome, ANSI.sub("", report.longreprtext or ""))
+
+
+def classify(outcome, text):
+    """(status, detail) of one check cell from its nbval outcome and failure text."""
+    if outcome == "passed":
+        return "passed", ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("…") and "not implemented" in line:
+            return "not implemented", ""
+    for line in lines:
+        if line.startswith("✗"):
+            return "wrong", line[1:].strip()
+    if "Cell outputs differ" in text:
+        return "wrong", "the check printed something else than the reference (was the check cell edited?)"
+    errors = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)]
+    if errors:
+        return "wrong", errors[-1] + " (did the exercise cell above run without errors?)"
+    return "wrong", lines[-1] if lines else "the check cell failed"
+
+
+def run_selfcheck(path, out=sys.stdout):
+    """Run the self-check on one lecture notebook and print the summary.
+
+    Returns: (exit status, {exercise: (status, detail)}).
+    """
+    nb = load_lecture(path)
+    names = nb.metadata[COURSE_KEY]["checks"]
+    collector = _CheckCollector()
+    with tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp:
+        copy_path = Path(tmp) / Path(path).name
+        nbformat.write(prepare_copy(nb), copy_path)
+        (Path(tmp) / "pytest.ini").write_text("[pytest]\n")
+        args = [str(copy_path), "--nbval", "--nbval-current-env", "-p", "no:terminal",
+                "-p", "no:cacheprovider", "--rootdir", tmp, "-c", str(Path(tmp) / "pytest.ini"),
+                "--tb=no", "--nbval-cell-timeout", "600"]
+        if SANITIZE_FILE.exists():
+            args += ["--nbval-sanitize-with", str(SANITIZE_FILE)]
+        print(f"Running {path} in a fresh kernel and comparing its {len(names)} checks "
+              f"with the reference...", file=out, flush=True)
+        pytest.main(args, plugins=[collector])
+    summary = {}
+    for name in names:
+        if name in collector.results:
+            summary[name] = classify(*collector.results[name])
+        else:
+            summary[name] = ("not reached", "the notebook stopped before this check ran")
+    width = max(len(n) for n in names)
+    print(f"\nSelf-check of {path}", file=out)
+    for name, (status, detail) in summary.items():
+        mark = {"passed": "✓", "wrong": "✗", "not implemented": "…"}.get(status, "?")
+        line = f"  {mark} {name:<{width}}  {status}"
+        print(line + (f": {detail}" if detail else ""), file=out)
+    n_passed = sum(status == "passed" for status, _ in summary.values())
+    print(f"{n_passed} of {len(names)} exercises passed", file=out)
+    return (0 if n_passed == len(names) else 1), summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Check the exercises of a lecture notebook.")
+    parser.add_argument("notebook", help="a lecture notebook, e.g. lectures/01_rnn_basics.ipynb")
+    args = parser.parse_args(argv)
+    try:
+        status, _ = run_selfcheck(args.notebook)
+    except NotALecture as exc:
+        print(f"self-check: {exc}", file=sys.stderr)
+        return 2
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
