@@ -153,20 +153,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="only report lectures that differ from a fresh build")
+    parser.add_argument("--solutions", default=SOLUTIONS_DIR, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--lectures", default=LECTURES_DIR, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        changed = build_all(check_only=args.check)
+        # build everything in memory first, so a broken notebook leaves lectures/ untouched
+        for path in solution_notebooks(args.solutions):
+            lecture_text(path)
+        changed = build_all(args.solutions, args.lectures, check_only=args.check)
     except BuildError as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 2
-    n = len(solution_notebooks())
+    n = len(solution_notebooks(args.solutions))
     if args.check:
         for path in changed:
-            print(f"out of date: {path.relative_to(REPO_ROOT)}")
+            print(f"out of date: {path.name}")
         print(f"{n - len(changed)} of {n} lectures up to date")
         return 1 if changed else 0
     for path in changed:
-        print(f"wrote {path.relative_to(REPO_ROOT)}")
+        print(f"wrote {args.lectures.name}/{path.name}")
     print(f"{n} lectures built, {len(changed)} changed")
     return 0
 

@@ -12,6 +12,8 @@ Nothing is written next to the student's notebook. Exit status: 0 if every exerc
 1 if some did not, 2 if the path is not a lecture notebook.
 """
 import argparse
+import contextlib
+import io
 import re
 import sys
 import tempfile
@@ -105,8 +107,10 @@ def classify(outcome, text):
     return "wrong", lines[-1] if lines else "the check cell failed"
 
 
-def run_selfcheck(path, out=sys.stdout):
+def run_selfcheck(path, out=sys.stdout, verbose=False):
     """Run the self-check on one lecture notebook and print the summary.
+
+    verbose: also print nbval's own report (inputs and outputs of every failing cell).
 
     Returns: (exit status, {exercise: (status, detail)}).
     """
@@ -117,14 +121,21 @@ def run_selfcheck(path, out=sys.stdout):
         copy_path = Path(tmp) / Path(path).name
         nbformat.write(prepare_copy(nb), copy_path)
         (Path(tmp) / "pytest.ini").write_text("[pytest]\n")
-        args = [str(copy_path), "--nbval", "--nbval-current-env", "-p", "no:terminal",
+        args = [str(copy_path), "--nbval", "--nbval-current-env", "-q",
                 "-p", "no:cacheprovider", "--rootdir", tmp, "-c", str(Path(tmp) / "pytest.ini"),
-                "--tb=no", "--nbval-cell-timeout", "600"]
+                "--nbval-cell-timeout", "600"]
         if SANITIZE_FILE.exists():
             args += ["--nbval-sanitize-with", str(SANITIZE_FILE)]
         print(f"Running {path} in a fresh kernel and comparing its {len(names)} checks "
               f"with the reference...", file=out, flush=True)
-        pytest.main(args, plugins=[collector])
+        nbval_log = io.StringIO()
+        with contextlib.redirect_stdout(nbval_log):
+            code = pytest.main(args, plugins=[collector])
+        if verbose:
+            print(nbval_log.getvalue(), file=out)
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR,
+                pytest.ExitCode.NO_TESTS_COLLECTED):
+        raise RuntimeError(f"self-check: nbval could not run the notebook (pytest exit {code})")
     summary = {}
     for name in names:
         if name in collector.results:
@@ -145,9 +156,11 @@ def run_selfcheck(path, out=sys.stdout):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Check the exercises of a lecture notebook.")
     parser.add_argument("notebook", help="a lecture notebook, e.g. lectures/01_rnn_basics.ipynb")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show nbval's full report of every failing cell")
     args = parser.parse_args(argv)
     try:
-        status, _ = run_selfcheck(args.notebook)
+        status, _ = run_selfcheck(args.notebook, verbose=args.verbose)
     except NotALecture as exc:
         print(f"self-check: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from utils.checks import (CheckFailed, ExerciseNotImplemented, call_student, expect_array,
+                          expect_tuple, expect_unchanged)
+
+
+def test_not_implemented_becomes_one_line_message():
+    def todo(x):
+        raise NotImplementedError("exercise")
+    with pytest.raises(ExerciseNotImplemented, match="rnn_step_forward: not implemented yet"):
+        call_student("rnn_step_forward", todo, 1)
+
+
+def test_student_exception_names_exercise_and_error():
+    def broken(x):
+        return x @ np.ones((3, 3))
+    with pytest.raises(CheckFailed, match="my_fn raised ValueError"):
+        call_student("my_fn", broken, np.ones((2, 2)))
+
+
+def test_non_callable_is_reported():
+    with pytest.raises(CheckFailed, match="expected your function"):
+        call_student("f", 3)
+
+
+def test_shape_mismatch_says_expected_and_got_and_hints_transpose():
+    with pytest.raises(CheckFailed, match=r"shape \(3, 2\), expected \(2, 3\).*transpose"):
+        expect_array("f", np.zeros((3, 2)), np.zeros((2, 3)))
+
+
+def test_value_mismatch_gives_first_index_and_error_size():
+    expected = np.arange(6.0).reshape(2, 3)
+    got = expected.copy()
+    got[1, 1] += 0.5
+    got[1, 2] += 0.5
+    with pytest.raises(CheckFailed) as info:
+        expect_array("f", got, expected, what="out")
+    message = str(info.value)
+    assert "first at index (1, 1)" in message
+    assert "2 of 6 entries" in message
+    assert "expected 4, got 4.5" in message
+    assert "max relative error" in message
+
+
+def test_none_nan_and_tuple_errors():
+    with pytest.raises(CheckFailed, match="return"):
+        expect_array("f", None, np.zeros(2))
+    with pytest.raises(CheckFailed, match="NaN or inf, first at index"):
+        expect_array("f", np.array([0.0, np.nan]), np.zeros(2))
+    with pytest.raises(CheckFailed, match=r"should return a tuple \(out, cache\)"):
+        expect_tuple("f", np.zeros(2), ("out", "cache"))
+    with pytest.raises(CheckFailed, match="should return 2 values"):
+        expect_tuple("f", (1, 2, 3), ("out", "cache"))
+
+
+def test_in_place_modification_is_caught():
+    with pytest.raises(CheckFailed, match="changed its input x in place"):
+        expect_unchanged("f", np.zeros(2), np.ones(2), "x")
+
+
+def test_accepts_torch_tensors():
+    torch = pytest.importorskip("torch")
+    assert expect_array("f", torch.ones(2, dtype=torch.float64), np.ones(2)) == 0.0
+
+
+def test_render_traceback_is_one_readable_block():
+    lines = CheckFailed("f: bad\nmore detail")._render_traceback_()
+    assert lines == ["✗ f: bad", "  more detail"]

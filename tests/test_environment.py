@@ -1,0 +1,51 @@
+"""requirements.txt (pip) and environment.yml (conda) must name the same pinned versions."""
+import re
+
+
+def _pip_pins(text):
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip().lstrip("- ").strip()
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def _conda_pins(text):
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        match = re.fullmatch(r"-\s*([A-Za-z0-9_.\-]+)\s*(==|=)\s*([^\s]+)", line)
+        if match and match.group(1).lower() != "python":
+            pins[match.group(1).lower()] = match.group(3)
+    return pins
+
+
+def test_requirements_are_all_pinned(repo_root):
+    lines = [l.split("#")[0].strip() for l in (repo_root / "requirements.txt").read_text().splitlines()]
+    unpinned = [l for l in lines if l and "==" not in l]
+    assert not unpinned, f"unpinned requirements: {unpinned}"
+
+
+def test_conda_and_pip_name_the_same_versions(repo_root):
+    pip = _pip_pins((repo_root / "requirements.txt").read_text())
+    conda = _conda_pins((repo_root / "environment.yml").read_text())
+    assert pip, "no pins parsed from requirements.txt"
+    assert pip == conda, (f"only in requirements.txt: {set(pip.items()) - set(conda.items())}; "
+                          f"only in environment.yml: {set(conda.items()) - set(pip.items())}")
+    for needed in ("jupyterlab", "numpy", "torch", "matplotlib", "ipywidgets", "nbval", "tqdm",
+                   "pytest"):
+        assert needed in pip, f"{needed} is not pinned"
+    assert pip["torch"] == "2.13.0"
+
+
+def test_environment_asks_for_python_311(repo_root):
+    assert re.search(r"-\s*python\s*=\s*3\.11\b", (repo_root / "environment.yml").read_text())
+
+
+def test_installed_versions_match_the_pins(repo_root):
+    from importlib.metadata import version
+    for name, pinned in _pip_pins((repo_root / "requirements.txt").read_text()).items():
+        installed = version(name)
+        assert installed.split("+")[0] == pinned, f"{name}: installed {installed}, pinned {pinned}"
