@@ -87,3 +87,13 @@ def setup_notebook(seed=0, device=None, quiet=False):
 def on_accelerator(device):
     """True when ``device`` is a GPU (cuda or mps): training cells then use their larger budget."""
     return getattr(device, "type", str(device)) in ("cuda", "mps")
+
+
+def scaled_budget(device, cpu, accelerator):
+    """Pick a training budget for the device: ``accelerator`` on a GPU, ``cpu`` otherwise.
+
+    cpu, accelerator: any values (a number of seconds, a dict of sizes...).
+    Returns: one of the two. Training cells use it so that a laptop CPU finishes in minutes
+    and a GPU trains the same code bigger and longer, with no edits.
+    """
+    return accelerator if on_accelerator(device) else cpu

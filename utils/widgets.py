@@ -1,0 +1,57 @@
+"""Interactive widgets of the course, built on ipywidgets.
+
+Each widget recomputes its figure live from the controls. Its drawing function is also a
+plain function, so a notebook draws the default state as a static figure first: exported
+notebooks, nbval runs and readers without a live kernel still see the picture.
+"""
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+
+
+def interactive_figure(draw, **controls):
+    """Controls that redraw ``draw(**values)`` whenever one of them changes.
+
+    draw: function taking the controls' values as keyword arguments and drawing a figure
+        (it should call ``plt.show()`` or return the Figure).
+    controls: name -> ipywidgets control, e.g. ``w=widgets.FloatSlider(...)``.
+    Returns: the widget box (controls above, figure below); it is also displayed.
+    """
+    for name, control in controls.items():
+        if not isinstance(control, widgets.ValueWidget):
+            raise TypeError(f"interactive_figure: control {name!r} must be an ipywidgets "
+                            f"control with a value, got {type(control).__name__}")
+    output = widgets.interactive_output(draw, controls)
+    box = widgets.VBox([widgets.HBox(list(controls.values())), output])
+    display(box)
+    return box
+
+
+def draw_tanh_unit(w=1.0, b=0.0):
+    """tanh(w a + b) and its slope over a in [-4, 4]: a one-unit picture of saturation.
+
+    w: weight (finite number), b: bias (finite number). Returns the Figure.
+    """
+    for label, value in (("w", w), ("b", b)):
+        if not np.isfinite(value):
+            raise ValueError(f"draw_tanh_unit: {label} must be a finite number, got {value}")
+    a = np.linspace(-4, 4, 400)
+    y = np.tanh(w * a + b)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(a, y, label="tanh(w·a + b)")
+    ax.plot(a, w * (1 - y ** 2), label="slope w·(1 - tanh²)")
+    ax.set_ylim(-1.2, max(1.2, 1.1 * abs(w)))
+    ax.set_xlabel("input a")
+    ax.legend(loc="upper left")
+    ax.set_title(f"w = {w:.1f}, b = {b:.1f}: flat regions pass almost no gradient")
+    plt.show()
+    return fig
+
+
+def tanh_unit_widget():
+    """Sliders for w and b of ``draw_tanh_unit``: the widget smoke test of notebook 00."""
+    return interactive_figure(
+        draw_tanh_unit,
+        w=widgets.FloatSlider(value=1.0, min=-5.0, max=5.0, step=0.1, description="w"),
+        b=widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description="b"))
