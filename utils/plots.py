@@ -60,3 +60,26 @@ def draw_sequence_patterns():
     draw_unrolled(axes[4], 5, [0, 1, 2], [3, 4], "encoder-decoder\n(translation)", decoder_from=3)
     fig.tight_layout()
     return fig
+
+
+def draw_bptt_graph(steps=4):
+    """The unrolled many-to-many RNN with its losses, forward arrows and the backward flow.
+
+    steps: number of time steps drawn (2 to 8). Returns the Figure.
+    """
+    if not 2 <= steps <= 8:
+        raise ValueError(f"draw_bptt_graph: steps must be between 2 and 8, got {steps}")
+    fig, ax = plt.subplots(figsize=(1.9 * steps + 1, 3.6))
+    draw_unrolled(ax, steps, range(steps), range(steps),
+                  "forward (black): h_t = tanh(W_hh h_{t-1} + W_xh x_t + b)\n"
+                  "backward (red): dL/dh_t collects its own loss and the flow from h_{t+1}")
+    for t in range(steps):
+        _box(ax, t, 3, "#dddddd", f"L{t + 1}")
+        _arrow(ax, (t, 2.22), (t, 2.78))
+        _arrow(ax, (t + 0.12, 2.78), (t + 0.12, 1.22), color="crimson")  # from the loss down
+        if t > 0:
+            _arrow(ax, (t - 0.3, 0.9), (t - 0.7, 0.9), color="crimson")  # from h_t back to h_{t-1}
+        ax.text(t + 0.08, 0.5, "W", fontsize=7, ha="left", color="dimgray")
+    ax.set_ylim(-0.5, 3.5)
+    ax.title.set_fontsize(8)
+    return fig

@@ -103,7 +103,7 @@ def expect_array(name, got, expected, what="output", rtol=1e-8):
     rtol: allowed maximum relative error (see ``utils.gradcheck.rel_error``).
     Returns: the maximum relative error (float).
     """
-    expected = np.asarray(expected)
+    expected = as_numpy(expected)
     if got is None:
         raise CheckFailed(f"{name}: {what} is None. Is a `return` missing?")
     try:

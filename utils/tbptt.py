@@ -1,0 +1,163 @@
+"""Truncated backpropagation through time: the reference training loop and the k1/k2 picture.
+
+The training loop walks along B parallel streams of text in chunks of k characters, carries
+the hidden state from one chunk to the next (so the model sees an unbroken history) and
+detaches it at every chunk boundary (so gradients flow back at most k steps).
+"""
+import numpy as np
+
+from utils.text import iter_chunks
+
+
+def tbptt_step(model, x, y, state, optimizer, clip_norm=None):
+    """One truncated-BPTT update on one chunk.
+
+    x, y: (B, k) long tensors, inputs and next-character targets.
+    state: the state carried in from the previous chunk (detached), or None for zeros.
+    Returns: (loss as a float, the new state detached from the graph).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from utils.char_lm import detach_state
+
+    logits, state = model(x, state)  # (B, k, V)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    optimizer.zero_grad()
+    loss.backward()
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    return loss.item(), detach_state(state)  # keep the values, cut the graph
+
+
+def tbptt_epoch(model, streams, seq_len, optimizer, carry_state=True, clip_norm=None,
+                device=None):
+    """One pass over ``streams`` with truncated BPTT.
+
+    model: a ``utils.char_lm.CharLM`` (``model(x, state) -> (logits, state)``).
+    streams: (B, L) integer array from ``utils.text.make_streams``.
+    seq_len: k, the chunk length: the number of steps between updates and backpropagated.
+    optimizer: a torch optimizer over the model's parameters.
+    carry_state: False resets the state to zeros at every chunk (the baseline to compare).
+    clip_norm: clip the global gradient norm to this value (None: no clipping).
+    Returns: list of floats, the mean cross-entropy (nats per character) of every chunk.
+    """
+    if seq_len < 1:
+        raise ValueError(f"tbptt_epoch: seq_len must be at least 1, got {seq_len}")
+    losses = []
+    for loss, _ in tbptt_run(model, streams, seq_len, optimizer, carry_state, clip_norm, device):
+        losses.append(loss)
+    return losses
+
+
+def tbptt_run(model, streams, seq_len, optimizer, carry_state=True, clip_norm=None, device=None):
+    """Generator form of ``tbptt_epoch``: yields ``(loss, chunk index)`` after every update."""
+    import torch
+
+    device = device or next(model.parameters()).device
+    model.train()
+    state = None
+    for index, (x, y) in enumerate(iter_chunks(streams, seq_len)):
+        x = torch.as_tensor(x, dtype=torch.long, device=device)  # (B, k)
+        y = torch.as_tensor(y, dtype=torch.long, device=device)  # (B, k)
+        loss, state = tbptt_step(model, x, y, state if carry_state else None, optimizer,
+                                 clip_norm)
+        yield loss, index
+
+
+def compare_strategies(strategies, streams, val_ids, vocab_size, *, hidden_size, lr, device,
+                       evals=8, seed=0, progress=True):
+    """Train one fresh model per strategy on the same characters; record held-out loss vs time.
+
+    strategies: name -> (seq_len, carry_state), e.g. {"truncated, carried": (32, True)}.
+    streams: (B, L) training streams; every strategy reads all of them once.
+    val_ids: (M,) held-out ids for the loss curve.
+    Returns: name -> dict with lists "seconds" (training wall time, evaluation excluded),
+    "val_nats", "chars" and the scalar "final_val_nats".
+    """
+    import time
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from utils.char_lm import CharLM, evaluate_nats_per_char
+
+    results = {}
+    for name, (seq_len, carry) in strategies.items():
+        torch.manual_seed(seed)
+        model = CharLM(vocab_size, hidden_size, cell="lstm").to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        n_chunks = -(-streams.shape[1] // seq_len)
+        eval_at = set(np.linspace(0, n_chunks - 1, evals).round().astype(int)[1:])
+        curve = {"seconds": [0.0], "chars": [0],
+                 "val_nats": [evaluate_nats_per_char(model, val_ids, device=device)]}
+        elapsed, start = 0.0, time.perf_counter()
+        bar = tqdm(total=n_chunks, desc=name, disable=not progress, leave=False)
+        for _, index in tbptt_run(model, streams, seq_len, optimizer, carry, 5.0, device):
+            bar.update(1)
+            if index in eval_at:
+                elapsed += time.perf_counter() - start
+                curve["seconds"].append(elapsed)
+                curve["chars"].append(min((index + 1) * seq_len, streams.shape[1]) * len(streams))
+                curve["val_nats"].append(evaluate_nats_per_char(model, val_ids, device=device))
+                start = time.perf_counter()
+        bar.close()
+        curve["final_val_nats"] = curve["val_nats"][-1]
+        results[name] = curve
+    return results
+
+
+def _positive_int(fname, name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{fname}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def tbptt_gradient_mask(T, k1, k2):
+    """Which hidden states receive gradient from which losses under TBPTT(k1, k2).
+
+    Every k1 steps (and at the end) the model is updated: the losses of the last k1 steps are
+    backpropagated, but only k2 steps back from the update. T: sequence length.
+    Returns: (T, T) boolean array, mask[s, t] True when the loss at step s reaches h_t.
+    """
+    T = _positive_int("tbptt_gradient_mask", "T", T)
+    k1 = _positive_int("tbptt_gradient_mask", "k1", k1)
+    k2 = _positive_int("tbptt_gradient_mask", "k2", k2)
+    s = np.arange(T)[:, None]
+    t = np.arange(T)[None, :]
+    update = np.minimum((s // k1 + 1) * k1, T) - 1  # step at which loss s is backpropagated
+    return (t <= s) & (t > update - k2)
+
+
+def draw_tbptt_mask(T=24, k1=6, k2=6):
+    """Draw ``tbptt_gradient_mask(T, k1, k2)``. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    mask = tbptt_gradient_mask(T, k1, k2)
+    no_grad = int((~mask.any(axis=1)).sum())
+    longest = int(mask.sum(axis=1).max())
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.3, origin="upper")
+    for u in range(k1, T, k1):
+        ax.axhline(u - 0.5, color="black", linewidth=0.6)
+    ax.set_xlabel("hidden state h_t that receives gradient (t)")
+    ax.set_ylabel("loss at step s")
+    ax.set_title(f"T={T}, k1={k1}, k2={k2}: gradient reaches at most {longest} steps back,\n"
+                 f"{no_grad} of {T} losses send no gradient at all", fontsize=9)
+    ax.grid(False)
+    plt.show()
+    return fig
+
+
+def tbptt_widget():
+    """Sliders for T, k1 and k2 redrawing ``draw_tbptt_mask``."""
+    import ipywidgets as widgets
+
+    from utils.widgets import interactive_figure
+
+    return interactive_figure(
+        draw_tbptt_mask,
+        T=widgets.IntSlider(value=24, min=4, max=64, description="T"),
+        k1=widgets.IntSlider(value=6, min=1, max=32, description="k1"),
+        k2=widgets.IntSlider(value=6, min=1, max=32, description="k2"))
