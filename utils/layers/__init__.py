@@ -5,7 +5,7 @@ and returns the gradients of its inputs, in the order the forward took them. Sha
 the batched row-vector convention: a minibatch of N sequences, T steps, D input features,
 H hidden units, V output classes.
 """
-from utils.layers.common import softmax  # noqa: F401
+from utils.layers.common import softmax, step_losses  # noqa: F401
 from utils.layers.rnn import (  # noqa: F401
     rnn_backward,
     rnn_forward,

@@ -1,0 +1,82 @@
+"""Looking inside generation: the next-character distribution and a live sampling widget."""
+import numpy as np
+import torch
+
+from utils.sampling import check_temperature
+
+
+@torch.no_grad()
+def next_char_probs(model, vocab, prefix, temperature=1.0):
+    """Probabilities of the next character after ``prefix``.
+
+    model: a trained ``utils.char_lm.CharLM``; vocab: its CharVocab; prefix: non-empty str
+    (an unknown character raises UnknownCharacterError naming it).
+    Returns: (V,) numpy array of probabilities at the given temperature.
+    """
+    temperature = check_temperature(temperature, "next_char_probs")
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError("next_char_probs: prefix must be a non-empty string")
+    device = next(model.parameters()).device
+    ids = torch.as_tensor(vocab.encode(prefix), device=device)[None]  # (1, T)
+    was_training = model.training
+    model.eval()
+    try:
+        logits, _ = model(ids)
+    finally:
+        model.train(was_training)
+    return torch.softmax(logits[0, -1].double() / temperature, dim=-1).cpu().numpy()
+
+
+def _printable(char):
+    return {"\n": "\\n", " ": "␣"}.get(char, char)
+
+
+def draw_next_char_distribution(model, vocab, prefix="ROMEO:", temperature=1.0, top=20,
+                                n_chars=200, seed=0):
+    """Bar chart of the next-character distribution, and a sample continuing the prefix.
+
+    top: how many most likely characters to show. n_chars: length of the printed sample
+    (0: none). seed: seed of the sample, so moving a slider back gives the same text.
+    Returns: the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from utils.char_lm import sample
+
+    probs = next_char_probs(model, vocab, prefix, temperature)
+    order = np.argsort(-probs)[:top]
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    ax.bar(range(len(order)), probs[order], color="#4c72b0")
+    ax.set_xticks(range(len(order)), [_printable(vocab.chars[i]) for i in order])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    shown = prefix[-30:].replace("\n", "\\n")
+    ax.set_title(f"next character after '…{shown}' at temperature {temperature:g}", fontsize=9)
+    plt.show()
+    if n_chars:
+        generator = torch.Generator().manual_seed(seed)
+        print(sample(model, vocab, prefix, n_chars, temperature=temperature, generator=generator))
+    return fig
+
+
+def sampling_widget(model, vocab, prefix="ROMEO:"):
+    """Temperature slider, prefix box and seed slider regenerating text live from the model."""
+    import ipywidgets as widgets
+
+    from utils.widgets import interactive_figure
+
+    def draw(prefix, temperature, seed):
+        unknown = sorted({c for c in prefix if c not in set(vocab.chars)})
+        if not prefix or unknown:
+            print("type a prefix made of characters of the corpus"
+                  + (f"; not in the vocabulary: {unknown}" if unknown else ""))
+            return
+        draw_next_char_distribution(model, vocab, prefix, temperature, seed=seed)
+
+    return interactive_figure(
+        draw,
+        prefix=widgets.Text(value=prefix, description="prefix", continuous_update=False),
+        temperature=widgets.FloatSlider(value=0.8, min=0.1, max=2.0, step=0.05,
+                                        description="temperature", continuous_update=False),
+        seed=widgets.IntSlider(value=0, min=0, max=20, description="seed",
+                               continuous_update=False))

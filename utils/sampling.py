@@ -1,0 +1,41 @@
+"""Turning a language model's scores into a choice: temperature and sampling."""
+import math
+
+import numpy as np
+
+from utils.layers.common import softmax
+
+
+def check_temperature(temperature, fname):
+    """Raise a ValueError unless temperature is a finite positive number; return it as float."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"{fname}: temperature must be a number, got {temperature!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{fname}: temperature must be a finite positive number, got "
+                         f"{temperature!r} (use greedy/argmax decoding for 'temperature 0')")
+    return value
+
+
+def temperature_probs(scores, temperature=1.0):
+    """Softmax of scores / temperature over the last axis.
+
+    scores: (..., V). temperature: finite, > 0; below 1 sharpens, above 1 flattens.
+    Returns: probabilities, same shape as scores.
+    """
+    return softmax(np.asarray(scores, dtype=np.float64) / check_temperature(temperature,
+                                                                          "temperature_probs"))
+
+
+def sample_index(probs, rng):
+    """Draw one index i with probability probs[i].
+
+    probs: (V,) non-negative, summing to 1. rng: a numpy Generator.
+    Returns: a python int in [0, V).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 1 or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
+        raise ValueError("sample_index: probs must be a 1-D probability vector summing to 1")
+    # inverse-CDF sampling: the first index whose cumulative probability exceeds a uniform draw
+    return int(min(np.searchsorted(np.cumsum(probs), rng.random(), side="right"), len(probs) - 1))
