@@ -4,6 +4,9 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
+
+from utils.checks import CheckFailed
 
 from utils.tools.notebooks import CODE_PLACEHOLDER, LECTURES_DIR, REPO_ROOT, SOLUTIONS_DIR
 
@@ -36,3 +39,11 @@ def run_selfcheck_cli(path):
     """Run ``python -m utils.tools.selfcheck path``; return the CompletedProcess (text)."""
     return subprocess.run([sys.executable, "-m", "utils.tools.selfcheck", str(path)],
                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+
+
+def assert_check_fails(check, wrong_fn, name):
+    """Run ``check(wrong_fn)``; it must raise CheckFailed naming the exercise. Returns the message."""
+    with pytest.raises(CheckFailed) as info:
+        check(wrong_fn)
+    assert name in str(info.value), f"the message does not name {name}: {info.value}"
+    return str(info.value)

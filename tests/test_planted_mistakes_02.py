@@ -2,16 +2,14 @@
 import numpy as np
 import pytest
 
+from notebook_helpers import assert_check_fails
+
 from utils.checks import CheckFailed
 from utils.checks.char_rnn import check_sample_index, check_step_losses, check_temperature_probs
 from utils.layers import softmax
 
 
-def _fails(check, fn, name):
-    with pytest.raises(CheckFailed) as info:
-        check(fn)
-    assert name in str(info.value)
-    return str(info.value)
+_fails = assert_check_fails
 
 
 def test_step_losses_mistakes():

@@ -27,6 +27,21 @@ def _check_float_array(x, fname):
                         + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
 
 
+def _centred_differences(f, x, h):
+    """Yield (index, f(x + h e_i), f(x - h e_i)) for every coordinate i of x, restoring x."""
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        plus = f(x)
+        x[ix] = old - h
+        minus = f(x)
+        x[ix] = old
+        yield ix, plus, minus
+        it.iternext()
+
+
 def eval_numerical_gradient(f, x, h=1e-5):
     """Numerical gradient of a scalar function at x.
 
@@ -36,17 +51,8 @@ def eval_numerical_gradient(f, x, h=1e-5):
     """
     _check_float_array(x, "eval_numerical_gradient")
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        fxph = float(f(x))
-        x[ix] = old - h
-        fxmh = float(f(x))
-        x[ix] = old
-        grad[ix] = (fxph - fxmh) / (2 * h)
-        it.iternext()
+    for ix, plus, minus in _centred_differences(lambda z: float(f(z)), x, h):
+        grad[ix] = (plus - minus) / (2 * h)
     return grad
 
 
@@ -61,18 +67,10 @@ def eval_numerical_gradient_array(f, x, dout, h=1e-5):
     _check_float_array(x, "eval_numerical_gradient_array")
     dout = np.asarray(dout)
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), dtype=np.float64, copy=True)
-        x[ix] = old - h
-        neg = np.array(f(x), dtype=np.float64, copy=True)
-        x[ix] = old
-        if pos.shape != dout.shape:
-            raise ValueError(f"eval_numerical_gradient_array: f(x) has shape {pos.shape} "
+    copy_out = lambda z: np.array(f(z), dtype=np.float64, copy=True)  # f may reuse its buffer
+    for ix, plus, minus in _centred_differences(copy_out, x, h):
+        if plus.shape != dout.shape:
+            raise ValueError(f"eval_numerical_gradient_array: f(x) has shape {plus.shape} "
                              f"but dout has shape {dout.shape}")
-        grad[ix] = np.sum((pos - neg) * dout) / (2 * h)
-        it.iternext()
+        grad[ix] = np.sum((plus - minus) * dout) / (2 * h)
     return grad
