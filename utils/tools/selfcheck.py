@@ -23,6 +23,7 @@ import nbformat
 import pytest
 
 from utils.tools.notebooks import COURSE_KEY, SANITIZE_FILE, check_name
+from utils.tools import nbval_settings
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -130,7 +131,7 @@ def run_selfcheck(path, out=sys.stdout, verbose=False):
               f"with the reference...", file=out, flush=True)
         nbval_log = io.StringIO()
         with contextlib.redirect_stdout(nbval_log):
-            code = pytest.main(args, plugins=[collector])
+            code = pytest.main(args, plugins=[collector, nbval_settings])
         if verbose:
             print(nbval_log.getvalue(), file=out)
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR,
