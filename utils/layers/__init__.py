@@ -15,3 +15,12 @@ from utils.layers.rnn import (  # noqa: F401
     temporal_affine_forward,
     temporal_softmax_loss,
 )
+from utils.layers.lstm import (  # noqa: F401
+    gru_forward,
+    gru_step_forward,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    sigmoid,
+)
