@@ -300,7 +300,7 @@ def default_budget(device):
     if kind == "cuda":
         return dict(hidden_size=1024, num_layers=2, cell="lstm", embed_size=64, batch_size=128,
                     seq_len=128, lr=2e-3, time_budget_s=600, lr_decay_frac=0.3)
-    # On a CPU the budget is a fixed number of steps (about 150 s on 2 cores), so that the
+    # On a CPU the budget is a fixed number of steps (about 60 s on 2 quiet cores), so that the
     # trained model, and every number printed from it, is the same on every run.
     return dict(hidden_size=256, num_layers=1, cell="lstm", embed_size=64, batch_size=64,
                 seq_len=64, lr=3e-3, time_budget_s=None, max_steps=1400, lr_decay_frac=0.3)
