@@ -182,6 +182,24 @@ def train_adding(cell="lstm", length=100, steps=1500, hidden_size=32, batch_size
     return model, history
 
 
+def vanilla_adding_model(hidden_size, radius, seed=0):
+    """An untrained vanilla-RNN AddingModel whose recurrent matrix has a chosen spectral radius.
+
+    hidden_size: H; radius: finite > 0; seed: seeds torch (the other weights) and the
+    recurrent matrix, utils.gradient_flow.random_recurrent_matrix(H, radius, seed).
+    Returns: the AddingModel; its rnn.weight_hh_l0 (H, H) is that matrix transposed
+    (torch stores W_hh for column vectors).
+    """
+    from utils.gradient_flow import random_recurrent_matrix  # imports this module: import here
+
+    torch.manual_seed(seed)
+    model = AddingModel("vanilla", hidden_size)
+    with torch.no_grad():
+        model.rnn.weight_hh_l0.copy_(torch.from_numpy(
+            random_recurrent_matrix(hidden_size, radius, seed).T.copy()))
+    return model
+
+
 def train_rnn_sgd(length=10, steps=1000, hidden_size=32, radius=1.2, lr=0.1, clip=None,
                   batch_size=32, seed=0, progress=True):
     """Plain SGD on the adding problem with a vanilla (tanh) RNN: the clipping experiment of 04.
@@ -196,19 +214,13 @@ def train_rnn_sgd(length=10, steps=1000, hidden_size=32, radius=1.2, lr=0.1, cli
     """
     from tqdm.auto import tqdm
 
-    from utils.gradient_flow import random_recurrent_matrix
-
     fname = "train_rnn_sgd"
     steps = _positive_int(fname, "steps", steps)
     lr = _positive_float(fname, "lr", lr)
     if clip is not None and not callable(clip):
         raise ValueError(f"{fname}: clip must be None or a function of the gradient list, got {clip!r}")
     with torch_threads(1):
-        torch.manual_seed(seed)
-        model = AddingModel("vanilla", hidden_size)
-        with torch.no_grad():
-            model.rnn.weight_hh_l0.copy_(torch.from_numpy(
-                random_recurrent_matrix(hidden_size, radius, seed).T.copy()))
+        model = vanilla_adding_model(hidden_size, radius, seed)
         params = list(model.parameters())
         opt = torch.optim.SGD(params, lr=lr)
         rng = np.random.default_rng(seed)
@@ -241,15 +253,9 @@ def initial_gradient_norm(length=10, hidden_size=32, radius=1.2, batches=20, bat
     Used as the clipping threshold by the rule of thumb "clip near the typical norm".
     Returns: a float.
     """
-    from utils.gradient_flow import random_recurrent_matrix
-
     batches = _positive_int("initial_gradient_norm", "batches", batches)
     with torch_threads(1):
-        torch.manual_seed(seed)
-        model = AddingModel("vanilla", hidden_size)
-        with torch.no_grad():
-            model.rnn.weight_hh_l0.copy_(torch.from_numpy(
-                random_recurrent_matrix(hidden_size, radius, seed).T.copy()))
+        model = vanilla_adding_model(hidden_size, radius, seed)
         rng = np.random.default_rng(seed + 1)
         norms = []
         for _ in range(batches):
