@@ -1,4 +1,4 @@
-"""Training-step speed of the from-equations LSTM (utils.torch_cells) against torch.nn.LSTM.
+"""Training-step speed of the from-equations LSTM (utils.models.cells) against torch.nn.LSTM.
 
     .venv/bin/python benchmarks/lstm_speed.py                  # the default sizes, CPU
     .venv/bin/python benchmarks/lstm_speed.py --threads 1 --repeats 40
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.torch_cells import GRUFromEquations, LSTMFromEquations, copy_gru_from_torch, copy_lstm_from_torch  # noqa: E402
+from utils.models.cells import GRUFromEquations, LSTMFromEquations, copy_gru_from_torch, copy_lstm_from_torch  # noqa: E402
 
 SIZES = {  # name: (D, H, B, T)
     "char-LM size (main)": (64, 256, 64, 64),

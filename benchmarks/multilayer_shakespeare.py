@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/multilayer_shakespeare.py --layers 1 2 --steps 500   # quicker
 
 The longer version of the live comparison in notebook 05 (section 7): every model is a
-utils.char_lm.CharLM with an LSTM of the given width, trained with the same fixed number of
+utils.models.char_lm.CharLM with an LSTM of the given width, trained with the same fixed number of
 Adam steps on the same random windows (seeded), then evaluated on the held-out tenth of the
 corpus. Output: one line per depth and a closing table.
 """
@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.char_lm import CharLM, train_char_lm  # noqa: E402
-from utils.text import CharVocab, load_shakespeare, split_by_position  # noqa: E402
+from utils.models.char_lm import CharLM  # noqa: E402
+from utils.training.char_lm import train_char_lm
+from utils.data.text import CharVocab, load_shakespeare, split_by_position  # noqa: E402
 
 
 def main(argv=None):

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.checks import CheckFailed
+from utils.checks.core import CheckFailed
 
 from utils.tools.notebooks import CODE_PLACEHOLDER, LECTURES_DIR, REPO_ROOT, SOLUTIONS_DIR
 

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.checks import (CheckFailed, ExerciseNotImplemented, call_student, expect_array,
-                          expect_tuple, expect_unchanged)
+from utils.checks.core import CheckFailed, ExerciseNotImplemented, call_student, expect_array, expect_tuple, expect_unchanged
 
 
 def test_not_implemented_becomes_one_line_message():

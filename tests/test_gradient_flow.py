@@ -1,4 +1,4 @@
-"""Notebook 04: utils.gradient_flow, utils.long_range's SGD helpers, the checks and planted mistakes."""
+"""Notebook 04: gradient flow (utils.analysis), clipping, the SGD helpers of utils.training.adding, the checks and planted mistakes."""
 import math
 
 import matplotlib
@@ -9,17 +9,16 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from utils.checks import CheckFailed  # noqa: E402
+from utils.checks.core import CheckFailed  # noqa: E402
 from utils.checks.gradient_flow import (check_clip_by_global_norm, check_gradient_norms,  # noqa: E402
                                         check_scale_to_spectral_radius)
-from utils.gradient_flow import (clip_by_global_norm, clip_by_value, descend_one_unit,  # noqa: E402
-                                 draw_gradient_flow, gradient_flow_widget, gradient_norms_reference,
-                                 gradient_norms_through_time, log_gradient_norms, make_cell_weights,
-                                 one_unit_rnn, random_recurrent_matrix, scale_to_spectral_radius,
-                                 singular_values, spectral_radius)
+from utils.analysis.clipping import clip_by_global_norm, clip_by_value, descend_one_unit, one_unit_rnn
+from utils.viz.gradient_flow import draw_gradient_flow, gradient_flow_widget
+from utils.analysis.gradient_flow import gradient_norms_reference, gradient_norms_through_time, log_gradient_norms
+from utils.models.weights import make_cell_weights, random_recurrent_matrix, scale_to_spectral_radius, singular_values, spectral_radius
 from utils.layers import rnn_forward  # noqa: E402
-from utils.long_range import initial_gradient_norm, train_rnn_sgd  # noqa: E402
-from utils.torch_cells import lstm_step  # noqa: E402
+from utils.training.adding import initial_gradient_norm, train_rnn_sgd  # noqa: E402
+from utils.models.cells import lstm_step  # noqa: E402
 
 BAD_RADII = [0, -1.0, float("nan"), float("inf"), True, "1"]
 BAD_LENGTHS = [0, -5, 2.5, True, "10"]
@@ -281,7 +280,7 @@ def test_clip_check_catches_mistakes(wrong):
 
 
 def test_unfinished_exercise_is_reported_as_not_implemented():
-    from utils.checks import ExerciseNotImplemented
+    from utils.checks.core import ExerciseNotImplemented
 
     def unfinished(*args):
         raise NotImplementedError

@@ -9,14 +9,13 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from utils.checks import CheckFailed  # noqa: E402
+from utils.checks.core import CheckFailed  # noqa: E402
 from utils.checks.lstm_gru import (check_gru_step, check_lstm_backward, check_lstm_forward,  # noqa: E402
                                    check_lstm_step_backward, check_lstm_step_forward)
 from utils.gradcheck import eval_numerical_gradient_array, rel_error  # noqa: E402
-from utils.layers import (gru_forward, lstm_backward, lstm_forward, lstm_step_backward,  # noqa: E402
+from utils.layers import (gru_backward, gru_forward, lstm_backward, lstm_forward, lstm_step_backward,  # noqa: E402
                           lstm_step_forward, sigmoid)
-from utils.torch_cells import (GRUFromEquations, LSTMFromEquations, copy_gru_from_torch,  # noqa: E402
-                               copy_lstm_from_torch, gru_step, lstm_weights_from_torch)
+from utils.models.cells import GRUFromEquations, LSTMFromEquations, copy_gru_from_torch, copy_lstm_from_torch, gru_step, weights_from_module
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +60,8 @@ def test_numpy_layers_match_torch_nn():
     x = np.random.default_rng(1).normal(size=(N, T, D))
     h0 = np.random.default_rng(2).normal(size=(N, H))
     lstm = nn.LSTM(D, H, batch_first=True).double()
-    Wx, Wh, b = (a.numpy() for a in lstm_weights_from_torch(lstm))
+    _, W = weights_from_module(lstm)
+    Wx, Wh, b = W["Wx"], W["Wh"], W["b"]
     with torch.no_grad():
         expected, _ = lstm(torch.tensor(x), (torch.tensor(h0)[None], torch.zeros(1, N, H, dtype=torch.float64)))
     np.testing.assert_allclose(lstm_forward(x, h0, Wx, Wh, b)[0], expected.numpy(), atol=1e-12)
@@ -69,8 +69,23 @@ def test_numpy_layers_match_torch_nn():
     with torch.no_grad():
         expected, _ = gru(torch.tensor(x), torch.tensor(h0)[None])
     got = gru_forward(x, h0, gru.weight_ih_l0.detach().numpy().T, gru.weight_hh_l0.detach().numpy().T,
-                      gru.bias_ih_l0.detach().numpy(), gru.bias_hh_l0.detach().numpy())
+                      gru.bias_ih_l0.detach().numpy(), gru.bias_hh_l0.detach().numpy())[0]
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-12)
+
+
+def test_gru_backward_matches_numerical_gradients():
+    rng = np.random.default_rng(3)
+    N, T, D, H = 2, 4, 3, 5
+    args = [rng.normal(size=(N, T, D)), rng.normal(size=(N, H)), 0.5 * rng.normal(size=(D, 3 * H)),
+            0.5 * rng.normal(size=(H, 3 * H)), rng.normal(size=3 * H), rng.normal(size=3 * H)]
+    h, cache = gru_forward(*args)
+    dh = rng.normal(size=h.shape)
+    grads = gru_backward(dh, cache)
+    assert len(grads) == len(args)
+    for k, (arg, grad) in enumerate(zip(args, grads)):
+        def f(a, k=k):
+            return gru_forward(*(args[:k] + [a] + args[k + 1:]))[0]
+        assert rel_error(grad, eval_numerical_gradient_array(f, arg.copy(), dh)) < 1e-5, k
 
 
 def test_numpy_layers_reject_wrong_shapes():
@@ -131,12 +146,12 @@ def test_copy_and_modules_reject_bad_input():
         gru_step(torch.randn(2, 3), torch.randn(2, 4), torch.randn(4, 12), torch.randn(4, 12),
                  torch.zeros(12), torch.zeros(12))
     with pytest.raises(ValueError, match="layer"):
-        lstm_weights_from_torch(nn.LSTM(3, 4), layer=1)
+        weights_from_module(nn.LSTM(3, 4), layer=1)
 
 
 # ------------------------------------------------------------------- gradient flow, trained
 def test_weights_from_module_reproduces_the_modules():
-    from utils.gradient_flow import _step, weights_from_module
+    from utils.models.cells import cell_step as _step, weights_from_module
 
     torch.manual_seed(0)
     x = torch.randn(2, 6, 3, dtype=torch.float64)
@@ -157,7 +172,7 @@ def test_weights_from_module_reproduces_the_modules():
 
 
 def test_forget_bias_keeps_the_cell_gradient():
-    from utils.gradient_flow import gradient_norms_through_time
+    from utils.analysis.gradient_flow import gradient_norms_through_time
 
     low = gradient_norms_through_time("lstm", 1.0, 1.0, length=80, forget_bias=0.0)["log10_c"][0]
     high = gradient_norms_through_time("lstm", 1.0, 1.0, length=80, forget_bias=5.0)["log10_c"][0]
@@ -166,7 +181,7 @@ def test_forget_bias_keeps_the_cell_gradient():
 
 # --------------------------------------------------------------------- the adding problem
 def test_adding_problem_data():
-    from utils.long_range import adding_problem
+    from utils.data.adding import adding_problem
 
     x, y = adding_problem(50, 20, rng=0)
     assert x.shape == (50, 20, 2) and y.shape == (50,) and x.dtype == np.float32
@@ -180,7 +195,8 @@ def test_adding_problem_data():
 
 
 def test_train_adding_short_run_and_bad_input():
-    from utils.long_range import AddingModel, train_adding
+    from utils.models.adding import AddingModel
+    from utils.training.adding import train_adding
 
     model, hist = train_adding("gru", length=12, steps=10, eval_every=5, test_size=50, progress=False)
     assert hist["step"] == [5, 10] and np.isfinite(hist["final_test_mse"])
@@ -196,9 +212,10 @@ def test_train_adding_short_run_and_bad_input():
 
 # -------------------------------------------------------------------- cell visualisation
 def test_cell_trace_matches_the_model_and_features():
-    from utils.cell_viz import best_cells, cell_html, draw_cell_text, inside_brackets, line_position, lstm_cell_trace
-    from utils.char_lm import CharLM
-    from utils.text import CharVocab
+    from utils.analysis.cell_trace import best_cells, inside_brackets, line_position, lstm_cell_trace
+    from utils.viz.cells import cell_html, draw_cell_text
+    from utils.models.char_lm import CharLM
+    from utils.data.text import CharVocab
 
     text = "ab [cd]\nefg\n[h] ij"
     vocab = CharVocab(text)

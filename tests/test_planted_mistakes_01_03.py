@@ -10,8 +10,8 @@ from notebook_helpers import assert_check_fails
 import torch
 import torch.nn.functional as F
 
-from utils.char_lm import detach_state
-from utils.checks import CheckFailed, ExerciseNotImplemented
+from utils.models.char_lm import detach_state
+from utils.checks.core import CheckFailed, ExerciseNotImplemented
 from utils.checks.bptt import (check_make_streams, check_rnn_backward, check_rnn_step_backward,
                                check_tbptt_epoch)
 from utils.checks.rnn_basics import (check_output_projection, check_rnn_forward,
@@ -19,7 +19,7 @@ from utils.checks.rnn_basics import (check_output_projection, check_rnn_forward,
 from utils.checks.welcome import check_softmax
 from utils.layers import rnn_step_backward as ref_step_backward
 from utils.layers import rnn_step_forward as ref_step_forward
-from utils.text import iter_chunks
+from utils.data.text import iter_chunks
 
 
 _fails = assert_check_fails

@@ -4,7 +4,7 @@ import pytest
 
 from notebook_helpers import assert_check_fails
 
-from utils.checks import CheckFailed
+from utils.checks.core import CheckFailed
 from utils.checks.char_rnn import check_sample_index, check_step_losses, check_temperature_probs
 from utils.layers import softmax
 

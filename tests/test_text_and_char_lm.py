@@ -1,13 +1,13 @@
-"""Unit tests of utils.text and utils.char_lm (tiny models, a few seconds in all)."""
+"""Unit tests of utils.data.text, utils.models.char_lm and utils.training.char_lm (tiny models, a few seconds in all)."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from utils.char_lm import CharLM, default_budget, detach_state, evaluate_nats_per_char, sample, train_char_lm
-from utils.text import (CharVocab, UnknownCharacterError, iter_chunks, load_shakespeare, make_streams,
-                        random_batch, split_by_position)
+from utils.models.char_lm import CharLM, detach_state, evaluate_nats_per_char, sample
+from utils.training.char_lm import default_budget, train_char_lm
+from utils.data.text import CharVocab, UnknownCharacterError, iter_chunks, load_shakespeare, make_streams, random_batch, split_by_position
 
 TEXT = "hello world\nTo be, or not to be: that is the question.\n"
 
@@ -106,7 +106,7 @@ def test_random_batch_shapes_and_shift():
         random_batch(np.arange(10), 2, 16, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["vanilla", "lstm", "gru"])
 @pytest.mark.parametrize("embed_size", [None, 8])
 def test_charlm_shapes(cell, embed_size):
     torch.manual_seed(0)
@@ -203,7 +203,7 @@ def test_default_budget_keys(device):
     cfg = default_budget(device)
     assert {"hidden_size", "num_layers", "cell", "embed_size", "batch_size", "seq_len", "lr",
             "time_budget_s"} <= set(cfg)
-    assert cfg["cell"] in ("rnn", "lstm", "gru")
+    assert cfg["cell"] in ("vanilla", "lstm", "gru")
     assert cfg["time_budget_s"] is not None or cfg.get("max_steps"), "no budget at all"
     if device == "cpu":  # a fixed number of steps, so the notebook's numbers reproduce
         assert cfg["time_budget_s"] is None and cfg["max_steps"] > 0

@@ -1,7 +1,7 @@
-"""Shared code of the RNN course.
+"""Shared code of the RNN course, arranged by role (see utils/README.md for the map and the rules).
 
 Every notebook starts with ``from utils.course import setup_notebook; DEVICE = setup_notebook()``.
-Reference implementations live in ``utils.layers``, data in ``utils.text``, models and training
-in ``utils.char_lm``, exercise checks in ``utils.checks``, figures in ``utils.plots`` and
-``utils.widgets``, and the build and self-check tools in ``utils.tools``.
+Imports point down only: checks, viz -> analysis -> training -> models -> data -> layers, with
+``course``, ``validate`` and ``gradcheck`` at the bottom; ``tools`` (build, self-check, execute,
+pretraining commands) sits on top and may import anything.
 """

@@ -1,8 +1,20 @@
-"""One-call notebook setup: seeds, reproducible CPU threads, print options, device report."""
+"""The runtime of every notebook: one-call setup, the device, CPU threads, budgets, eval mode.
+
+    setup_notebook      seeds, reproducible CPU threads, print options, device report (first cell)
+    pick_device, describe_device, on_accelerator, scaled_budget   where and how big to train
+    model_device        the device a model's parameters live on
+    eval_mode           a block run with a model in eval mode, its previous mode restored after
+    torch_threads       a block run with a given number of torch CPU threads
+"""
+import contextlib
 import os
 import random
 
+import matplotlib
 import numpy as np
+import torch
+
+from utils import validate
 
 # A fixed number of CPU threads keeps floating-point reductions in the same order from run to
 # run, so rounded numbers printed by the notebooks are reproducible. Override with the
@@ -16,8 +28,6 @@ def pick_device(prefer=None):
     prefer: optional device name ("cpu", "cuda", "mps") to force, e.g. for comparisons.
     Returns: a ``torch.device``.
     """
-    import torch
-
     if prefer is not None:
         prefer = str(prefer)
         available = {"cpu": True, "cuda": torch.cuda.is_available(),
@@ -37,8 +47,6 @@ def pick_device(prefer=None):
 
 def seed_everything(seed=0):
     """Seed python's ``random``, numpy's global generator and torch (CPU and CUDA)."""
-    import torch
-
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -46,8 +54,6 @@ def seed_everything(seed=0):
 
 def describe_device(device):
     """One human-readable line for a torch device, e.g. ``cpu (2 threads)``."""
-    import torch
-
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
@@ -63,20 +69,13 @@ def setup_notebook(seed=0, device=None, quiet=False):
     quiet: do not print the one-line report.
     Returns: the ``torch.device`` training cells should use.
     """
-    import torch
-
     threads = int(os.environ.get("COURSE_CPU_THREADS", DEFAULT_CPU_THREADS))
     torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
     seed_everything(seed)
     np.set_printoptions(precision=4, suppress=True, linewidth=100)
     torch.set_printoptions(precision=4, sci_mode=False, linewidth=100)
-    try:
-        import matplotlib
-
-        matplotlib.rcParams.update({"figure.dpi": 90, "figure.figsize": (7, 3.5),
-                                    "axes.grid": True, "grid.alpha": 0.3})
-    except ImportError:  # matplotlib is pinned in requirements; this only guards odd installs
-        pass
+    matplotlib.rcParams.update({"figure.dpi": 90, "figure.figsize": (7, 3.5),
+                                "axes.grid": True, "grid.alpha": 0.3})
     chosen = pick_device(device)
     if not quiet:
         print(f"seed {seed} · numpy {np.__version__} · torch {torch.__version__} · "
@@ -97,3 +96,41 @@ def scaled_budget(device, cpu, accelerator):
     and a GPU trains the same code bigger and longer, with no edits.
     """
     return accelerator if on_accelerator(device) else cpu
+
+
+def model_device(model):
+    """The torch.device of a module's first parameter (cpu for a module without parameters)."""
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Run the block with ``model.eval()`` (no dropout) and gradients off, then restore its mode.
+
+    The previous train/eval mode comes back even when the block raises.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """Run the block with ``n`` torch CPU threads, then restore the previous number.
+
+    Small recurrent models are faster on one thread: each time step multiplies matrices too
+    small to be worth splitting, and threads would wait for each other T times per batch.
+    """
+    n = validate.positive_int("torch_threads", "n", n)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

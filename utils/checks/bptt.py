@@ -5,11 +5,14 @@ differences of the reference forward pass) and with torch autograd on the same n
 ``make_streams`` and ``tbptt_epoch`` with the reference implementations in utils.
 """
 import numpy as np
+import torch
 
-from utils.checks import (CheckFailed, call_student, expect_array, expect_tuple,
-                          expect_unchanged, passed)
+from utils.checks.core import CheckFailed, call_student, expect_array, expect_tuple, expect_unchanged, passed
 from utils.gradcheck import eval_numerical_gradient_array
+from utils.data.text import make_streams
 from utils.layers import rnn_forward, rnn_step_forward
+from utils.models.char_lm import CharLM
+from utils.training.tbptt import tbptt_epoch
 
 GRAD_NAMES_STEP = ("dx", "dprev_h", "dWx", "dWh", "db")
 GRAD_NAMES_SEQ = ("dx", "dh0", "dWx", "dWh", "db")
@@ -18,8 +21,6 @@ CASES = [(3, 5, 4, 4), (2, 3, 6, 7)]  # (N, D, H, T): D != H so swapped weights 
 
 def _torch_grads(fn, inputs, dout):
     """Gradients of sum(fn(*inputs) * dout) with respect to every input, by torch autograd."""
-    import torch
-
     tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in inputs]
     out = fn(*tensors)
     (out * torch.tensor(dout)).sum().backward()
@@ -27,12 +28,10 @@ def _torch_grads(fn, inputs, dout):
 
 
 def _torch_rnn_step(x, prev_h, Wx, Wh, b):
-    import torch
     return torch.tanh(prev_h @ Wh + x @ Wx + b)
 
 
 def _torch_rnn(x, h0, Wx, Wh, b):
-    import torch
     h, states = h0, []
     for t in range(x.shape[1]):
         h = torch.tanh(h @ Wh + x[:, t] @ Wx + b)
@@ -111,7 +110,6 @@ def check_rnn_backward(student_fn, seed=1):
 
 def check_make_streams(student_fn):
     """Check ``make_streams(ids, batch_size) -> (B, L)`` against the reference batching."""
-    from utils.text import make_streams
 
     name = "make_streams"
     for length, batch in ((26, 4), (100, 7), (12, 3), (9, 1)):
@@ -130,16 +128,12 @@ def check_tbptt_epoch(student_fn, seed=0):
     streams and compares the per-chunk losses and the final weights: resetting the state, not
     carrying it, reading chunks in the wrong order or updating at the wrong time all show.
     """
-    import torch
-
-    from utils.char_lm import CharLM
-    from utils.tbptt import tbptt_epoch
 
     name = "tbptt_epoch"
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, 6, size=203)
     ids[1::2] = (ids[0:-1:2] + 1) % 6  # some structure so carried state matters
-    for cell, batch, k in (("rnn", 4, 5), ("lstm", 3, 7)):
+    for cell, batch, k in (("vanilla", 4, 5), ("lstm", 3, 7)):
         streams = ids[: (len(ids) // batch) * batch].reshape(batch, -1)
         torch.manual_seed(seed)
         reference_model = CharLM(6, 8, cell=cell)

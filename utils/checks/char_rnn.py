@@ -1,9 +1,9 @@
 """Checks of notebook 02 (character-level language model)."""
 import numpy as np
 
-from utils.checks import CheckFailed, call_student, expect_array, passed
-from utils.layers.common import step_losses
-from utils.sampling import temperature_probs
+from utils.checks.core import CheckFailed, call_student, expect_array, passed
+from utils.layers.losses import step_losses
+from utils.layers.sampling import temperature_probs
 
 
 def check_step_losses(student_fn, seed=0):

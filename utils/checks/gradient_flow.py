@@ -1,15 +1,16 @@
 """Checks of notebook 04 (gradient flow): gradient_norms, scale_to_spectral_radius, clip_by_global_norm.
 
 Every check runs the student's function on several random cases and compares with the
-reference in utils.gradient_flow. Shapes are chosen so that a transpose or a swapped axis
+reference in utils.analysis. Shapes are chosen so that a transpose or a swapped axis
 shows (N != T != H), matrices are not symmetric (so W and W.T differ), and their largest
 singular value differs from their spectral radius.
 """
 import numpy as np
 
-from utils.checks import (CheckFailed, call_student, expect_array, expect_tuple,
-                          expect_unchanged, passed)
-from utils.gradient_flow import clip_by_global_norm, gradient_norms_reference, scale_to_spectral_radius
+from utils.checks.core import CheckFailed, call_student, expect_array, expect_tuple, expect_unchanged, passed
+from utils.analysis.clipping import clip_by_global_norm
+from utils.analysis.gradient_flow import gradient_norms_reference
+from utils.models.weights import scale_to_spectral_radius
 from utils.layers import rnn_forward
 
 NORM_CASES = [(3, 7, 5, 0.6), (2, 12, 4, 1.6), (4, 5, 6, 1.0)]  # (N, T, H, scale of Wh)

@@ -8,11 +8,12 @@ Shapes: D != H != N so that transposed or swapped weights fail; inputs large eno
 gates are neither all 0.5 nor saturated.
 """
 import numpy as np
+import torch
 
-from utils.checks import (CheckFailed, call_student, expect_array, expect_tuple,
-                          expect_unchanged, passed)
+from utils.checks.core import CheckFailed, call_student, expect_array, expect_tuple, expect_unchanged, passed
 from utils.gradcheck import eval_numerical_gradient_array
 from utils.layers import lstm_forward, lstm_step_forward
+from utils.models.cells import GRUFromEquations, copy_gru_from_torch
 
 STEP_CASES = [(3, 5, 4), (2, 3, 6), (4, 6, 2)]  # (N, D, H)
 SEQ_CASES = [(2, 4, 3, 5), (3, 3, 4, 3)]  # (N, D, H, T)
@@ -187,14 +188,10 @@ def check_lstm_backward(forward_fn, backward_fn, seed=3):
 def check_gru_step(student_fn, seed=4):
     """Check the torch ``gru_step(x, h, Wx, Wh, bx, bh) -> next_h`` against torch.nn.GRU.
 
-    A random nn.GRU (float64) is copied into the course layout (utils.torch_cells), the
+    A random nn.GRU (float64) is copied into the course layout (utils.models.cells), the
     student's step is run over a whole sequence, and every hidden state must match nn.GRU's
     output to 1e-6.
     """
-    import torch
-
-    from utils.torch_cells import GRUFromEquations, copy_gru_from_torch
-
     name = "gru_step"
     gen = torch.Generator().manual_seed(seed)
     worst = 0.0
@@ -229,8 +226,6 @@ def check_gru_step(student_fn, seed=4):
 
 def _gru_hint(x, h, params, got):
     """Name a classic GRU mistake if the student's output matches it."""
-    import torch
-
     Wx, Wh, bx, bh = params
     H = h.shape[1]
     ax, ah = x @ Wx + bx, h @ Wh + bh

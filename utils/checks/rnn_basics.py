@@ -5,8 +5,7 @@ weight matrix is caught), a non-zero initial state and inputs large enough for t
 """
 import numpy as np
 
-from utils.checks import (CheckFailed, call_student, expect_array, expect_tuple,
-                          expect_unchanged, passed)
+from utils.checks.core import CheckFailed, call_student, expect_array, expect_tuple, expect_unchanged, passed
 from utils.layers import rnn_forward, rnn_step_forward, temporal_affine_forward
 
 CASES = [(3, 5, 4, 6), (2, 7, 6, 3), (1, 4, 8, 5)]  # (N, D, H, T)

@@ -1,7 +1,7 @@
 """Check of notebook 00 (welcome): the warm-up exercise ``softmax``."""
 import numpy as np
 
-from utils.checks import CheckFailed, call_student, expect_array, passed
+from utils.checks.core import CheckFailed, call_student, expect_array, passed
 from utils.layers import softmax
 
 

@@ -1,5 +1,7 @@
-"""Small layers shared by every model of the course."""
+"""Small numpy layers shared by every model of the course: softmax, sigmoid, the temporal affine layer."""
 import numpy as np
+
+from utils.validate import expect_shape
 
 
 def softmax(scores):
@@ -13,17 +15,37 @@ def softmax(scores):
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def step_losses(scores, targets):
-    """Softmax cross-entropy at every step of one sequence.
+def sigmoid(x):
+    """Logistic function 1 / (1 + exp(-x)), elementwise, without overflow for large |x|."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])  # for x < 0 write it as e^x / (1 + e^x): exp never overflows
+    out[~pos] = ex / (1.0 + ex)
+    return out
 
-    scores: (T, V) unnormalised scores; targets: (T,) integer ids in [0, V).
-    Returns: (T,) the loss -log p(target) at each step, in nats.
+
+def temporal_affine_forward(x, w, b):
+    """The output projection y_t = h_t @ w + b applied at every time step.
+
+    x: (N, T, D); w: (D, M); b: (M,).
+    Returns: out (N, T, M), cache.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    targets = np.asarray(targets)
-    if scores.ndim != 2 or targets.shape != scores.shape[:1]:
-        raise ValueError(f"step_losses: expected scores (T, V) and targets (T,), got "
-                         f"{scores.shape} and {targets.shape}")
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return -log_probs[np.arange(len(targets)), targets]
+    expect_shape("temporal_affine_forward", "x", x, (None, None, None))
+    expect_shape("temporal_affine_forward", "w", w, (x.shape[2], None))
+    expect_shape("temporal_affine_forward", "b", b, (np.shape(w)[1],))
+    out = x @ w + b
+    return out, (x, w)
+
+
+def temporal_affine_backward(dout, cache):
+    """Backward of temporal_affine_forward.
+
+    dout: (N, T, M). Returns: dx (N, T, D), dw (D, M), db (M,).
+    """
+    x, w = cache
+    dx = dout @ w.T
+    dw = np.einsum("ntd,ntm->dm", x, dout)
+    db = dout.sum(axis=(0, 1))
+    return dx, dw, db

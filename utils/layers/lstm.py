@@ -1,4 +1,4 @@
-"""LSTM layers and a GRU step (numpy reference implementations).
+"""LSTM layers (numpy reference implementations).
 
 The LSTM, in the row-vector form used in code (a minibatch of N rows):
     a      = x_t @ Wx + h_{t-1} @ Wh + b             (N, 4H): all four gates in one product
@@ -7,46 +7,24 @@ The LSTM, in the row-vector form used in code (a minibatch of N rows):
     c_t    = f * c_{t-1} + i * g                     the cell state: an elementwise update
     h_t    = o * tanh(c_t)
 The course orders the gate blocks i, f, o, g: the three sigmoid gates first, so one sigmoid
-call covers 3H columns. torch.nn.LSTM uses i, f, g, o; see utils.torch_cells for the mapping.
-
-The GRU step follows torch.nn.GRU (gate blocks r, z, n; the reset gate multiplies the
-recurrent product *after* it is computed, with its own bias):
-    r = sigmoid(x @ Wx_r + bx_r + h @ Wh_r + bh_r),  z = sigmoid(x @ Wx_z + bx_z + h @ Wh_z + bh_z)
-    n = tanh(x @ Wx_n + bx_n + r * (h @ Wh_n + bh_n)),  h_t = (1 - z) * n + z * h_{t-1}
+call covers 3H columns. torch.nn.LSTM uses i, f, g, o; see utils.models.cells for the mapping.
 """
 import numpy as np
 
-
-
-def _expect_shape(fname, name, array, shape):
-    """Raise a ValueError naming the function and argument if ``array`` has the wrong shape."""
-    got = np.shape(array)
-    if len(got) != len(shape) or any(s is not None and a != s for a, s in zip(got, shape)):
-        pretty = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
-        raise ValueError(f"{fname}: {name} should have shape {pretty}, got {got}")
-
-
-def sigmoid(x):
-    """Logistic function 1 / (1 + exp(-x)), elementwise, without overflow for large |x|."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])  # for x < 0 write it as e^x / (1 + e^x): exp never overflows
-    out[~pos] = ex / (1.0 + ex)
-    return out
+from utils.layers.common import sigmoid
+from utils.validate import expect_shape
 
 
 def _lstm_shapes(fname, x, prev_h, prev_c, Wx, Wh, b):
-    _expect_shape(fname, "x", x, (None, None))
+    expect_shape(fname, "x", x, (None, None))
     N, D = np.shape(x)
-    _expect_shape(fname, "Wh", Wh, (None, None))
+    expect_shape(fname, "Wh", Wh, (None, None))
     H = np.shape(Wh)[0]
-    _expect_shape(fname, "Wh", Wh, (H, 4 * H))
-    _expect_shape(fname, "prev_h", prev_h, (N, H))
-    _expect_shape(fname, "prev_c", prev_c, (N, H))
-    _expect_shape(fname, "Wx", Wx, (D, 4 * H))
-    _expect_shape(fname, "b", b, (4 * H,))
+    expect_shape(fname, "Wh", Wh, (H, 4 * H))
+    expect_shape(fname, "prev_h", prev_h, (N, H))
+    expect_shape(fname, "prev_c", prev_c, (N, H))
+    expect_shape(fname, "Wx", Wx, (D, 4 * H))
+    expect_shape(fname, "b", b, (4 * H,))
     return N, D, H
 
 
@@ -100,13 +78,13 @@ def lstm_forward(x, h0, Wx, Wh, b):
     Wx: (D, 4H); Wh: (H, 4H); b: (4H,).
     Returns: h (N, T, H) hidden states of every step, cache for lstm_backward.
     """
-    _expect_shape("lstm_forward", "x", x, (None, None, None))
-    _expect_shape("lstm_forward", "Wh", Wh, (None, None))
+    expect_shape("lstm_forward", "x", x, (None, None, None))
+    expect_shape("lstm_forward", "Wh", Wh, (None, None))
     N, T, D = np.shape(x)
     H = np.shape(Wh)[0]
     if h0 is None:
         h0 = np.zeros((N, H))
-    _expect_shape("lstm_forward", "h0", h0, (N, H))
+    expect_shape("lstm_forward", "h0", h0, (N, H))
     prev_h, prev_c = h0, np.zeros((N, H))
     h = np.zeros((N, T, H))
     step_caches = []
@@ -125,7 +103,7 @@ def lstm_backward(dh, cache):
     Returns: dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
     step_caches = cache
-    _expect_shape("lstm_backward", "dh", dh, (None, len(step_caches), None))
+    expect_shape("lstm_backward", "dh", dh, (None, len(step_caches), None))
     N, T, H = dh.shape
     D = step_caches[0][0].shape[1]
     dx = np.zeros((N, T, D))
@@ -138,48 +116,3 @@ def lstm_backward(dh, cache):
         dWh += dWh_t
         db += db_t
     return dx, dprev_h, dWx, dWh, db
-
-
-def gru_step_forward(x, prev_h, Wx, Wh, bx, bh):
-    """One GRU step with torch.nn.GRU's equations. Gate blocks of the 3H columns: r, z, n.
-
-    x: (N, D); prev_h: (N, H); Wx: (D, 3H); Wh: (H, 3H); bx: (3H,) input bias;
-    bh: (3H,) recurrent bias (kept separate because the reset gate multiplies h @ Wh_n + bh_n).
-    Returns: next_h (N, H), cache (x, prev_h, r, z, n, hn) with hn = h @ Wh_n + bh_n.
-    """
-    _expect_shape("gru_step_forward", "x", x, (None, None))
-    _expect_shape("gru_step_forward", "Wh", Wh, (None, None))
-    N, D = np.shape(x)
-    H = np.shape(Wh)[0]
-    _expect_shape("gru_step_forward", "Wh", Wh, (H, 3 * H))
-    _expect_shape("gru_step_forward", "prev_h", prev_h, (N, H))
-    _expect_shape("gru_step_forward", "Wx", Wx, (D, 3 * H))
-    _expect_shape("gru_step_forward", "bx", bx, (3 * H,))
-    _expect_shape("gru_step_forward", "bh", bh, (3 * H,))
-    ax = x @ Wx + bx  # (N, 3H)
-    ah = prev_h @ Wh + bh  # (N, 3H)
-    rz = sigmoid(ax[:, :2 * H] + ah[:, :2 * H])
-    r, z = rz[:, :H], rz[:, H:]
-    hn = ah[:, 2 * H:]
-    n = np.tanh(ax[:, 2 * H:] + r * hn)
-    next_h = (1.0 - z) * n + z * prev_h
-    return next_h, (x, prev_h, r, z, n, hn)
-
-
-def gru_forward(x, h0, Wx, Wh, bx, bh):
-    """Run a GRU over whole sequences (forward only).
-
-    x: (N, T, D); h0: (N, H) or None for zeros; Wx: (D, 3H); Wh: (H, 3H); bx, bh: (3H,).
-    Returns: h (N, T, H).
-    """
-    _expect_shape("gru_forward", "x", x, (None, None, None))
-    _expect_shape("gru_forward", "Wh", Wh, (None, None))
-    N, T, _ = np.shape(x)
-    H = np.shape(Wh)[0]
-    prev_h = np.zeros((N, H)) if h0 is None else h0
-    _expect_shape("gru_forward", "h0", prev_h, (N, H))
-    h = np.zeros((N, T, H))
-    for t in range(T):
-        prev_h, _ = gru_step_forward(x[:, t], prev_h, Wx, Wh, bx, bh)
-        h[:, t] = prev_h
-    return h

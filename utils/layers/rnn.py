@@ -7,13 +7,7 @@ In code we keep a minibatch of row vectors, so the same step reads
 """
 import numpy as np
 
-
-def _expect_shape(fname, name, array, shape):
-    """Raise a ValueError naming the function and argument if ``array`` has the wrong shape."""
-    array = np.asarray(array)
-    if array.ndim != len(shape) or any(s is not None and a != s for a, s in zip(array.shape, shape)):
-        pretty = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
-        raise ValueError(f"{fname}: {name} should have shape {pretty}, got {array.shape}")
+from utils.validate import expect_shape
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -25,10 +19,10 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """
     N, D = np.shape(x)
     H = np.shape(Wh)[0]
-    _expect_shape("rnn_step_forward", "prev_h", prev_h, (N, H))
-    _expect_shape("rnn_step_forward", "Wx", Wx, (D, H))
-    _expect_shape("rnn_step_forward", "Wh", Wh, (H, H))
-    _expect_shape("rnn_step_forward", "b", b, (H,))
+    expect_shape("rnn_step_forward", "prev_h", prev_h, (N, H))
+    expect_shape("rnn_step_forward", "Wx", Wx, (D, H))
+    expect_shape("rnn_step_forward", "Wh", Wh, (H, H))
+    expect_shape("rnn_step_forward", "b", b, (H,))
     next_h = np.tanh(prev_h @ Wh + x @ Wx + b)
     return next_h, (x, prev_h, Wx, Wh, next_h)
 
@@ -57,12 +51,12 @@ def rnn_forward(x, h0, Wx, Wh, b):
     Wx: (D, H); Wh: (H, H); b: (H,).
     Returns: h (N, T, H) hidden states of every step, cache for rnn_backward.
     """
-    _expect_shape("rnn_forward", "x", x, (None, None, None))
+    expect_shape("rnn_forward", "x", x, (None, None, None))
     N, T, D = x.shape
     H = np.shape(Wh)[0]
     if h0 is None:
         h0 = np.zeros((N, H), dtype=x.dtype)
-    _expect_shape("rnn_forward", "h0", h0, (N, H))
+    expect_shape("rnn_forward", "h0", h0, (N, H))
     h = np.zeros((N, T, H), dtype=np.result_type(x, Wx))
     step_caches = []
     prev_h = h0
@@ -96,53 +90,3 @@ def rnn_backward(dh, cache):
         dWh += dWh_t
         db += db_t
     return dx, dprev, dWx, dWh, db
-
-
-def temporal_affine_forward(x, w, b):
-    """The output projection y_t = h_t @ w + b applied at every time step.
-
-    x: (N, T, D); w: (D, M); b: (M,).
-    Returns: out (N, T, M), cache.
-    """
-    _expect_shape("temporal_affine_forward", "x", x, (None, None, None))
-    _expect_shape("temporal_affine_forward", "w", w, (x.shape[2], None))
-    _expect_shape("temporal_affine_forward", "b", b, (np.shape(w)[1],))
-    out = x @ w + b
-    return out, (x, w)
-
-
-def temporal_affine_backward(dout, cache):
-    """Backward of temporal_affine_forward.
-
-    dout: (N, T, M). Returns: dx (N, T, D), dw (D, M), db (M,).
-    """
-    x, w = cache
-    dx = dout @ w.T
-    dw = np.einsum("ntd,ntm->dm", x, dout)
-    db = dout.sum(axis=(0, 1))
-    return dx, dw, db
-
-
-def temporal_softmax_loss(scores, y, mask=None):
-    """Softmax cross-entropy summed over time steps, averaged over the minibatch.
-
-    scores: (N, T, V) unnormalised scores; y: (N, T) integer targets in [0, V);
-    mask: optional (N, T) boolean, False where a step does not count (padding).
-    Returns: loss (float), dscores (N, T, V).
-    """
-    N, T, V = scores.shape
-    _expect_shape("temporal_softmax_loss", "y", y, (N, T))
-    if np.any((y < 0) | (y >= V)):
-        raise ValueError(f"temporal_softmax_loss: targets must lie in [0, {V}), "
-                         f"got min {y.min()} and max {y.max()}")
-    mask = np.ones((N, T), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    flat = scores.reshape(N * T, V)
-    shifted = flat - flat.max(axis=1, keepdims=True)  # stable softmax
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    probs = np.exp(log_probs)
-    y_flat, m_flat = y.reshape(-1), mask.reshape(-1)
-    loss = -np.sum(m_flat * log_probs[np.arange(N * T), y_flat]) / N
-    dflat = probs.copy()
-    dflat[np.arange(N * T), y_flat] -= 1
-    dflat *= m_flat[:, None] / N
-    return float(loss), dflat.reshape(N, T, V)

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
+from utils import validate
+
 
 def interactive_figure(draw, **controls):
     """Controls that redraw ``draw(**values)`` whenever one of them changes.
@@ -33,9 +35,8 @@ def draw_tanh_unit(w=1.0, b=0.0):
 
     w: weight (finite number), b: bias (finite number). Returns the Figure.
     """
-    for label, value in (("w", w), ("b", b)):
-        if not np.isfinite(value):
-            raise ValueError(f"draw_tanh_unit: {label} must be a finite number, got {value}")
+    w = validate.finite_number("draw_tanh_unit", "w", w)
+    b = validate.finite_number("draw_tanh_unit", "b", b)
     a = np.linspace(-4, 4, 400)
     y = np.tanh(w * a + b)
     fig, ax = plt.subplots(figsize=(6, 3))

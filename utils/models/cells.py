@@ -1,9 +1,13 @@
-"""LSTM and GRU layers in PyTorch, written from the equations, that match torch.nn.LSTM / GRU.
+"""Recurrent cells in PyTorch, written from the equations, that match torch.nn.RNN / LSTM / GRU.
 
-    lstm_step, gru_step            one step on tensors, the equations of notebook 05 line by line
+    CELLS, CELL_MODULES            the course's cell names ("vanilla", "lstm", "gru") and torch's modules
+    vanilla_step, lstm_step, gru_step, cell_step   one step on tensors, the equations line by line
+    lstm_recurrence, gru_recurrence                the part of a step that needs h (input part precomputed)
     LSTMFromEquations              a whole-sequence LSTM layer (gate order i, f, o, g)
     GRUFromEquations               a whole-sequence GRU layer (gate order r, z, n)
-    copy_lstm_from_torch / copy_gru_from_torch   load an nn.LSTM / nn.GRU's weights, gates mapped by name
+    torch_blocks_to_course         the one place where torch's gate order becomes the course's
+    copy_lstm_from_torch / copy_gru_from_torch   load an nn.LSTM / nn.GRU's weights into ours
+    weights_from_module            any layer of an nn.RNN / nn.LSTM / nn.GRU as course-layout numpy arrays
 
 Weights are stored in the course's row-vector layout, the same as the numpy layers:
 ``Wx`` (D, kH), ``Wh`` (H, kH), so a step is ``x @ Wx + h @ Wh + b``. torch.nn stores the
@@ -14,21 +18,20 @@ Speed: the input projection ``x @ Wx + b`` does not depend on the recurrence, so
 compute it for all T steps in one matrix product before the loop; inside the loop there is
 one (B, H) @ (H, kH) product per step for all gates together.
 """
-import numbers
-
+import numpy as np
 import torch
 from torch import nn
 
+from utils import validate
+
+CELLS = ("vanilla", "lstm", "gru")  # the course's names; "vanilla" is torch's nn.RNN with tanh
+CELL_MODULES = {"vanilla": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 TORCH_LSTM_GATES = ("i", "f", "g", "o")  # row blocks of nn.LSTM.weight_ih_l0 / weight_hh_l0
 COURSE_LSTM_GATES = ("i", "f", "o", "g")  # column blocks of Wx / Wh here and in utils.layers
 TORCH_GRU_GATES = ("r", "z", "n")
 COURSE_GRU_GATES = ("r", "z", "n")
-
-
-def _positive_int(fname, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{fname}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+GATE_ORDERS = {"vanilla": (("h",), ("h",)), "lstm": (TORCH_LSTM_GATES, COURSE_LSTM_GATES),
+               "gru": (TORCH_GRU_GATES, COURSE_GRU_GATES)}  # cell -> (torch order, course order)
 
 
 def _check_step_shapes(fname, x, h, Wx, Wh, k):
@@ -51,10 +54,10 @@ def lstm_step(x, h, c, Wx, Wh, b):
     Returns: next_h (B, H), next_c (B, H).
     """
     H = _check_step_shapes("lstm_step", x, h, Wx, Wh, 4)
-    return _lstm_recurrence(x @ Wx + b, h, c, Wh, H)
+    return lstm_recurrence(x @ Wx + b, h, c, Wh, H)
 
 
-def _lstm_recurrence(ax, h, c, Wh, H):
+def lstm_recurrence(ax, h, c, Wh, H):
     """The part of an LSTM step that needs h: ax is x @ Wx + b, precomputed. Returns h, c."""
     # split/chunk rather than indexing a[:, :H]: their backward joins the pieces with one
     # concatenation, where each index would allocate and fill a full-size zero gradient
@@ -73,10 +76,10 @@ def gru_step(x, h, Wx, Wh, bx, bh):
     Returns: next_h (B, H).
     """
     H = _check_step_shapes("gru_step", x, h, Wx, Wh, 3)
-    return _gru_recurrence(x @ Wx + bx, h, Wh, bh, H)
+    return gru_recurrence(x @ Wx + bx, h, Wh, bh, H)
 
 
-def _gru_recurrence(ax, h, Wh, bh, H):
+def gru_recurrence(ax, h, Wh, bh, H):
     """The part of a GRU step that needs h: ax is x @ Wx + bx, precomputed. Returns next h."""
     ax_rz, ax_n = ax.split([2 * H, H], dim=1)
     ah_rz, ah_n = torch.addmm(bh, h, Wh).split([2 * H, H], dim=1)
@@ -109,8 +112,8 @@ class LSTMFromEquations(nn.Module):
 
     def __init__(self, input_size, hidden_size):
         super().__init__()
-        D = _positive_int("LSTMFromEquations", "input_size", input_size)
-        H = _positive_int("LSTMFromEquations", "hidden_size", hidden_size)
+        D = validate.positive_int("LSTMFromEquations", "input_size", input_size)
+        H = validate.positive_int("LSTMFromEquations", "hidden_size", hidden_size)
         self.input_size, self.hidden_size = D, H
         bound = H ** -0.5
         self.Wx = nn.Parameter(torch.empty(D, 4 * H).uniform_(-bound, bound))
@@ -134,7 +137,7 @@ class LSTMFromEquations(nn.Module):
         ax = torch.addmm(self.b, x.reshape(B * T, -1), self.Wx).view(B, T, 4 * H)  # all steps at once
         out = []
         for ax_t in ax.unbind(1):  # unbind, not ax[:, t]: one cheap backward instead of T big ones
-            h, c = _lstm_recurrence(ax_t, h, c, self.Wh, H)
+            h, c = lstm_recurrence(ax_t, h, c, self.Wh, H)
             out.append(h)
         return torch.stack(out, dim=1), (h, c)
 
@@ -148,8 +151,8 @@ class GRUFromEquations(nn.Module):
 
     def __init__(self, input_size, hidden_size):
         super().__init__()
-        D = _positive_int("GRUFromEquations", "input_size", input_size)
-        H = _positive_int("GRUFromEquations", "hidden_size", hidden_size)
+        D = validate.positive_int("GRUFromEquations", "input_size", input_size)
+        H = validate.positive_int("GRUFromEquations", "hidden_size", hidden_size)
         self.input_size, self.hidden_size = D, H
         bound = H ** -0.5
         self.Wx = nn.Parameter(torch.empty(D, 3 * H).uniform_(-bound, bound))
@@ -171,14 +174,22 @@ class GRUFromEquations(nn.Module):
         ax = torch.addmm(self.bx, x.reshape(B * T, -1), self.Wx).view(B, T, 3 * H)
         out = []
         for ax_t in ax.unbind(1):
-            h = _gru_recurrence(ax_t, h, self.Wh, self.bh, H)
+            h = gru_recurrence(ax_t, h, self.Wh, self.bh, H)
             out.append(h)
         return torch.stack(out, dim=1), h
 
 
-def _blocks(weight, names, H):
-    """Split the (kH, ...) torch weight into its k gate blocks, keyed by gate name."""
-    return {name: weight[k * H:(k + 1) * H] for k, name in enumerate(names)}
+def torch_blocks_to_course(weight, cell):
+    """Reorder the gate blocks of a torch weight (kH, ...) or bias (kH,) into the course's order.
+
+    cell: "vanilla" (one block), "lstm" (torch i, f, g, o -> course i, f, o, g) or "gru" (r, z, n
+    in both). Works on torch tensors and numpy arrays; returns the same kind, not transposed.
+    """
+    torch_order, course_order = GATE_ORDERS[validate.choice_of_cell("torch_blocks_to_course", cell)]
+    H = weight.shape[0] // len(torch_order)
+    blocks = {gate: weight[k * H:(k + 1) * H] for k, gate in enumerate(torch_order)}
+    parts = [blocks[gate] for gate in course_order]
+    return torch.cat(parts) if isinstance(weight, torch.Tensor) else np.concatenate(parts)
 
 
 def _check_source(fname, module, kind, ours):
@@ -201,13 +212,9 @@ def copy_lstm_from_torch(ours, lstm):
     Returns: ours.
     """
     _check_source("copy_lstm_from_torch", lstm, nn.LSTM, ours)
-    H = ours.hidden_size
-    w_ih = _blocks(lstm.weight_ih_l0, TORCH_LSTM_GATES, H)
-    w_hh = _blocks(lstm.weight_hh_l0, TORCH_LSTM_GATES, H)
-    b = _blocks(lstm.bias_ih_l0 + lstm.bias_hh_l0, TORCH_LSTM_GATES, H)
-    ours.Wx.copy_(torch.cat([w_ih[gate] for gate in COURSE_LSTM_GATES]).T)
-    ours.Wh.copy_(torch.cat([w_hh[gate] for gate in COURSE_LSTM_GATES]).T)
-    ours.b.copy_(torch.cat([b[gate] for gate in COURSE_LSTM_GATES]))
+    ours.Wx.copy_(torch_blocks_to_course(lstm.weight_ih_l0, "lstm").T)
+    ours.Wh.copy_(torch_blocks_to_course(lstm.weight_hh_l0, "lstm").T)
+    ours.b.copy_(torch_blocks_to_course(lstm.bias_ih_l0 + lstm.bias_hh_l0, "lstm"))
     return ours
 
 
@@ -221,14 +228,10 @@ def copy_gru_from_torch(ours, gru):
     Returns: ours.
     """
     _check_source("copy_gru_from_torch", gru, nn.GRU, ours)
-    H = ours.hidden_size
-    parts = {name: _blocks(getattr(gru, name), TORCH_GRU_GATES, H)
-             for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
-    pick = lambda name: torch.cat([parts[name][gate] for gate in COURSE_GRU_GATES])  # noqa: E731
-    ours.Wx.copy_(pick("weight_ih_l0").T)
-    ours.Wh.copy_(pick("weight_hh_l0").T)
-    ours.bx.copy_(pick("bias_ih_l0"))
-    ours.bh.copy_(pick("bias_hh_l0"))
+    ours.Wx.copy_(torch_blocks_to_course(gru.weight_ih_l0, "gru").T)
+    ours.Wh.copy_(torch_blocks_to_course(gru.weight_hh_l0, "gru").T)
+    ours.bx.copy_(torch_blocks_to_course(gru.bias_ih_l0, "gru"))
+    ours.bh.copy_(torch_blocks_to_course(gru.bias_hh_l0, "gru"))
     return ours
 
 
@@ -237,25 +240,53 @@ def count_parameters(module):
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-@torch.no_grad()
-def lstm_weights_from_torch(lstm, layer=0):
-    """The weights of one layer of an ``nn.LSTM`` in the course layout (float64 copies).
+def weights_from_module(rnn, layer=0):
+    """Read one layer of a torch nn.RNN (tanh), nn.LSTM or nn.GRU into the course layout.
 
-    lstm: a one-direction nn.LSTM with biases; layer: which layer (0 is the bottom one).
-    Returns: Wx (D_layer, 4H), Wh (H, 4H), b (4H,) with gate blocks i, f, o, g.
+    rnn: a one-direction module with biases (no LSTM projection); layer: 0 is the bottom one.
+    Returns: (cell name, weights) with float64 numpy arrays: vanilla and lstm {Wx (D, kH),
+    Wh (H, kH), b (kH,)} (torch's two biases summed: they are always added together), gru
+    {Wx, Wh, bx, bh} (kept apart: the reset gate multiplies h @ Wh_n + bh_n only).
     """
-    if not isinstance(lstm, nn.LSTM):
-        raise TypeError(f"lstm_weights_from_torch: expected a torch.nn.LSTM, got {type(lstm).__name__}")
-    if lstm.bidirectional or not lstm.bias or getattr(lstm, "proj_size", 0):
-        raise ValueError("lstm_weights_from_torch: only one-direction LSTMs with biases and no projection")
-    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 0 <= layer < lstm.num_layers:
-        raise ValueError(f"lstm_weights_from_torch: layer must be an integer in [0, {lstm.num_layers - 1}], "
-                         f"got {layer!r}")
-    H = lstm.hidden_size
+    fname = "weights_from_module"
+    for cell, kind in CELL_MODULES.items():
+        if isinstance(rnn, kind) and (cell != "vanilla" or rnn.nonlinearity == "tanh"):
+            break
+    else:
+        raise TypeError(f"{fname}: expected a torch nn.RNN (tanh), nn.LSTM or nn.GRU, "
+                        f"got {type(rnn).__name__}")
+    if rnn.bidirectional or not rnn.bias or getattr(rnn, "proj_size", 0):
+        raise ValueError(f"{fname}: only one-direction modules with biases (and no projection)")
+    layer = validate.int_in_range(fname, "layer", layer, 0, rnn.num_layers - 1)
 
     def course(name):
-        blocks = _blocks(getattr(lstm, f"{name}_l{layer}").detach().double().cpu(), TORCH_LSTM_GATES, H)
-        return torch.cat([blocks[gate] for gate in COURSE_LSTM_GATES])
+        w = getattr(rnn, f"{name}_l{layer}").detach().cpu().double().numpy()
+        return torch_blocks_to_course(w, cell)
 
-    return course("weight_ih").T.contiguous(), course("weight_hh").T.contiguous(), \
-        course("bias_ih") + course("bias_hh")
+    Wx, Wh = course("weight_ih").T.copy(), course("weight_hh").T.copy()
+    if cell == "gru":
+        return cell, {"Wx": Wx, "Wh": Wh, "bx": course("bias_ih"), "bh": course("bias_hh")}
+    return cell, {"Wx": Wx, "Wh": Wh, "b": course("bias_ih") + course("bias_hh")}
+
+
+def vanilla_step(x, h, Wx, Wh, b):
+    """One vanilla (tanh) RNN step on torch tensors: x (B, D), h (B, H), Wx (D, H), Wh (H, H), b (H,).
+
+    Returns: next_h (B, H) = tanh(x @ Wx + h @ Wh + b).
+    """
+    return torch.tanh(x @ Wx + h @ Wh + b)
+
+
+def cell_step(cell, weights, x, state):
+    """One step of any course cell on torch tensors.
+
+    cell: "vanilla", "lstm" or "gru"; weights: course-layout tensors (see weights_from_module);
+    x: (B, D); state: (h,) or, for an LSTM, (h, c), each (B, H).
+    Returns: the new state, a tuple of the same structure.
+    """
+    W = weights
+    if cell == "vanilla":
+        return (vanilla_step(x, state[0], W["Wx"], W["Wh"], W["b"]),)
+    if cell == "lstm":
+        return lstm_step(x, state[0], state[1], W["Wx"], W["Wh"], W["b"])
+    return (gru_step(x, state[0], W["Wx"], W["Wh"], W["bx"], W["bh"]),)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from utils import validate
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHAKESPEARE_PATH = REPO_ROOT / "datasets" / "shakespeare" / "shakespeare.txt"
 
 
@@ -49,8 +51,7 @@ def _as_1d_ids(ids, fname):
 
 
 def _check_positive_int(value, fname, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{fname}: {name} must be a positive integer, got {value!r}")
+    validate.positive_int(fname, name, value)
 
 
 class CharVocab:

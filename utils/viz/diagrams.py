@@ -1,10 +1,14 @@
-"""Figures drawn by the notebooks: computational graphs of unrolled RNNs and small helpers.
+"""Diagrams: computational graphs of unrolled RNNs, the BPTT graph, the truncated-BPTT mask.
 
 Every function draws with matplotlib and returns the Figure, so a notebook cell shows it and
 its text form (``<Figure size ... with N Axes>``) is the same on every run.
 """
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from utils.training.tbptt import tbptt_gradient_mask
+from utils.viz.widgets import interactive_figure
 
 COLORS = {"input": "#f4a6a6", "hidden": "#a8d5a2", "decoder": "#9cc3e6", "output": "#f7d58b"}
 
@@ -83,3 +87,30 @@ def draw_bptt_graph(steps=4):
     ax.set_ylim(-0.5, 3.5)
     ax.title.set_fontsize(8)
     return fig
+
+
+def draw_tbptt_mask(T=24, k1=6, k2=6):
+    """Draw ``tbptt_gradient_mask(T, k1, k2)``. Returns the Figure."""
+    mask = tbptt_gradient_mask(T, k1, k2)
+    no_grad = int((~mask.any(axis=1)).sum())
+    longest = int(mask.sum(axis=1).max())
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.3, origin="upper")
+    for u in range(k1, T, k1):
+        ax.axhline(u - 0.5, color="black", linewidth=0.6)
+    ax.set_xlabel("hidden state h_t that receives gradient (t)")
+    ax.set_ylabel("loss at step s")
+    ax.set_title(f"T={T}, k1={k1}, k2={k2}: gradient reaches at most {longest} steps back,\n"
+                 f"{no_grad} of {T} losses send no gradient at all", fontsize=9)
+    ax.grid(False)
+    plt.show()
+    return fig
+
+
+def tbptt_widget():
+    """Sliders for T, k1 and k2 redrawing ``draw_tbptt_mask``."""
+    return interactive_figure(
+        draw_tbptt_mask,
+        T=widgets.IntSlider(value=24, min=4, max=64, description="T"),
+        k1=widgets.IntSlider(value=6, min=1, max=32, description="k1"),
+        k2=widgets.IntSlider(value=6, min=1, max=32, description="k2"))

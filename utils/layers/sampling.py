@@ -1,21 +1,8 @@
 """Turning a language model's scores into a choice: temperature and sampling."""
-import math
-
 import numpy as np
 
+from utils import validate
 from utils.layers.common import softmax
-
-
-def check_temperature(temperature, fname):
-    """Raise a ValueError unless temperature is a finite positive number; return it as float."""
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        raise ValueError(f"{fname}: temperature must be a number, got {temperature!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{fname}: temperature must be a finite positive number, got "
-                         f"{temperature!r} (use greedy/argmax decoding for 'temperature 0')")
-    return value
 
 
 def temperature_probs(scores, temperature=1.0):
@@ -24,8 +11,7 @@ def temperature_probs(scores, temperature=1.0):
     scores: (..., V). temperature: finite, > 0; below 1 sharpens, above 1 flattens.
     Returns: probabilities, same shape as scores.
     """
-    return softmax(np.asarray(scores, dtype=np.float64) / check_temperature(temperature,
-                                                                          "temperature_probs"))
+    return softmax(np.asarray(scores, dtype=np.float64) / validate.temperature("temperature_probs", temperature))
 
 
 def sample_index(probs, rng):

@@ -1,31 +1,11 @@
 """Looking inside generation: the next-character distribution and a live sampling widget."""
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from utils.sampling import check_temperature
-
-
-@torch.no_grad()
-def next_char_probs(model, vocab, prefix, temperature=1.0):
-    """Probabilities of the next character after ``prefix``.
-
-    model: a trained ``utils.char_lm.CharLM``; vocab: its CharVocab; prefix: non-empty str
-    (an unknown character raises UnknownCharacterError naming it).
-    Returns: (V,) numpy array of probabilities at the given temperature.
-    """
-    temperature = check_temperature(temperature, "next_char_probs")
-    if not isinstance(prefix, str) or not prefix:
-        raise ValueError("next_char_probs: prefix must be a non-empty string")
-    device = next(model.parameters()).device
-    ids = torch.as_tensor(vocab.encode(prefix), device=device)[None]  # (1, T)
-    was_training = model.training
-    model.eval()
-    try:
-        logits, _ = model(ids)
-    finally:
-        model.train(was_training)
-    return torch.softmax(logits[0, -1].double() / temperature, dim=-1).cpu().numpy()
-
+from utils.models.char_lm import next_char_probs, sample
+from utils.viz.widgets import interactive_figure
 
 def _printable(char):
     return {"\n": "\\n", " ": "␣"}.get(char, char)
@@ -39,10 +19,6 @@ def draw_next_char_distribution(model, vocab, prefix="ROMEO:", temperature=1.0, 
     (0: none). seed: seed of the sample, so moving a slider back gives the same text.
     Returns: the Figure.
     """
-    import matplotlib.pyplot as plt
-
-    from utils.char_lm import sample
-
     probs = next_char_probs(model, vocab, prefix, temperature)
     order = np.argsort(-probs)[:top]
     fig, ax = plt.subplots(figsize=(8, 2.6))
@@ -61,10 +37,6 @@ def draw_next_char_distribution(model, vocab, prefix="ROMEO:", temperature=1.0, 
 
 def sampling_widget(model, vocab, prefix="ROMEO:"):
     """Temperature slider, prefix box and seed slider regenerating text live from the model."""
-    import ipywidgets as widgets
-
-    from utils.widgets import interactive_figure
-
     def draw(prefix, temperature, seed):
         unknown = sorted({c for c in prefix if c not in set(vocab.chars)})
         if not prefix or unknown:

@@ -1,13 +1,19 @@
-"""Truncated backpropagation through time: the reference training loop and the k1/k2 picture.
+"""Truncated backpropagation through time: the reference training loop and its gradient mask.
 
 The training loop walks along B parallel streams of text in chunks of k characters, carries
 the hidden state from one chunk to the next (so the model sees an unbroken history) and
 detaches it at every chunk boundary (so gradients flow back at most k steps).
 """
+import time
+
 import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
 
-from utils.text import iter_chunks
-
+from utils import validate
+from utils.data.text import iter_chunks
+from utils.models.char_lm import CharLM, detach_state, evaluate_nats_per_char
 
 def tbptt_step(model, x, y, state, optimizer, clip_norm=None):
     """One truncated-BPTT update on one chunk.
@@ -16,11 +22,6 @@ def tbptt_step(model, x, y, state, optimizer, clip_norm=None):
     state: the state carried in from the previous chunk (detached), or None for zeros.
     Returns: (loss as a float, the new state detached from the graph).
     """
-    import torch
-    import torch.nn.functional as F
-
-    from utils.char_lm import detach_state
-
     logits, state = model(x, state)  # (B, k, V)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
     optimizer.zero_grad()
@@ -35,16 +36,15 @@ def tbptt_epoch(model, streams, seq_len, optimizer, carry_state=True, clip_norm=
                 device=None):
     """One pass over ``streams`` with truncated BPTT.
 
-    model: a ``utils.char_lm.CharLM`` (``model(x, state) -> (logits, state)``).
-    streams: (B, L) integer array from ``utils.text.make_streams``.
+    model: a ``utils.models.char_lm.CharLM`` (``model(x, state) -> (logits, state)``).
+    streams: (B, L) integer array from ``utils.data.text.make_streams``.
     seq_len: k, the chunk length: the number of steps between updates and backpropagated.
     optimizer: a torch optimizer over the model's parameters.
     carry_state: False resets the state to zeros at every chunk (the baseline to compare).
     clip_norm: clip the global gradient norm to this value (None: no clipping).
     Returns: list of floats, the mean cross-entropy (nats per character) of every chunk.
     """
-    if seq_len < 1:
-        raise ValueError(f"tbptt_epoch: seq_len must be at least 1, got {seq_len}")
+    validate.positive_int("tbptt_epoch", "seq_len", seq_len)
     losses = []
     for loss, _ in tbptt_run(model, streams, seq_len, optimizer, carry_state, clip_norm, device):
         losses.append(loss)
@@ -53,8 +53,6 @@ def tbptt_epoch(model, streams, seq_len, optimizer, carry_state=True, clip_norm=
 
 def tbptt_run(model, streams, seq_len, optimizer, carry_state=True, clip_norm=None, device=None):
     """Generator form of ``tbptt_epoch``: yields ``(loss, chunk index)`` after every update."""
-    import torch
-
     device = device or next(model.parameters()).device
     model.train()
     state = None
@@ -76,13 +74,6 @@ def compare_strategies(strategies, streams, val_ids, vocab_size, *, hidden_size,
     Returns: name -> dict with lists "seconds" (training wall time, evaluation excluded),
     "val_nats", "chars" and the scalar "final_val_nats".
     """
-    import time
-
-    import torch
-    from tqdm.auto import tqdm
-
-    from utils.char_lm import CharLM, evaluate_nats_per_char
-
     results = {}
     for name, (seq_len, carry) in strategies.items():
         torch.manual_seed(seed)
@@ -108,12 +99,6 @@ def compare_strategies(strategies, streams, val_ids, vocab_size, *, hidden_size,
     return results
 
 
-def _positive_int(fname, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{fname}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def tbptt_gradient_mask(T, k1, k2):
     """Which hidden states receive gradient from which losses under TBPTT(k1, k2).
 
@@ -121,43 +106,10 @@ def tbptt_gradient_mask(T, k1, k2):
     backpropagated, but only k2 steps back from the update. T: sequence length.
     Returns: (T, T) boolean array, mask[s, t] True when the loss at step s reaches h_t.
     """
-    T = _positive_int("tbptt_gradient_mask", "T", T)
-    k1 = _positive_int("tbptt_gradient_mask", "k1", k1)
-    k2 = _positive_int("tbptt_gradient_mask", "k2", k2)
+    T = validate.positive_int("tbptt_gradient_mask", "T", T)
+    k1 = validate.positive_int("tbptt_gradient_mask", "k1", k1)
+    k2 = validate.positive_int("tbptt_gradient_mask", "k2", k2)
     s = np.arange(T)[:, None]
     t = np.arange(T)[None, :]
     update = np.minimum((s // k1 + 1) * k1, T) - 1  # step at which loss s is backpropagated
     return (t <= s) & (t > update - k2)
-
-
-def draw_tbptt_mask(T=24, k1=6, k2=6):
-    """Draw ``tbptt_gradient_mask(T, k1, k2)``. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    mask = tbptt_gradient_mask(T, k1, k2)
-    no_grad = int((~mask.any(axis=1)).sum())
-    longest = int(mask.sum(axis=1).max())
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.3, origin="upper")
-    for u in range(k1, T, k1):
-        ax.axhline(u - 0.5, color="black", linewidth=0.6)
-    ax.set_xlabel("hidden state h_t that receives gradient (t)")
-    ax.set_ylabel("loss at step s")
-    ax.set_title(f"T={T}, k1={k1}, k2={k2}: gradient reaches at most {longest} steps back,\n"
-                 f"{no_grad} of {T} losses send no gradient at all", fontsize=9)
-    ax.grid(False)
-    plt.show()
-    return fig
-
-
-def tbptt_widget():
-    """Sliders for T, k1 and k2 redrawing ``draw_tbptt_mask``."""
-    import ipywidgets as widgets
-
-    from utils.widgets import interactive_figure
-
-    return interactive_figure(
-        draw_tbptt_mask,
-        T=widgets.IntSlider(value=24, min=4, max=64, description="T"),
-        k1=widgets.IntSlider(value=6, min=1, max=32, description="k1"),
-        k2=widgets.IntSlider(value=6, min=1, max=32, description="k2"))

@@ -1,0 +1,144 @@
+"""Helpers shared by every exercise check.
+
+A check calls the student's function on several random cases, compares each result with the
+reference implementation in ``utils.layers`` and either prints one stable line starting with
+``✓`` or raises an error whose message says what to fix. In a notebook the error is shown as a
+single ``✗`` line (see ``_render_traceback_``), not as a traceback through this module.
+
+The per-notebook checks live next to this file: ``utils.checks.rnn_basics`` for 01, and so on.
+"""
+import traceback
+
+import numpy as np
+
+from utils.gradcheck import rel_error
+
+
+class _CourseMessage(Exception):
+    """An error that IPython shows as one readable line instead of a traceback."""
+
+    symbol = "✗"
+
+    def _render_traceback_(self):  # IPython calls this instead of formatting a traceback
+        return [f"{self.symbol} {line}" if i == 0 else f"  {line}"
+                for i, line in enumerate(str(self).splitlines())]
+
+
+class CheckFailed(_CourseMessage, AssertionError):
+    """The student's answer ran but is wrong. The message names the exercise and the fix."""
+
+
+class ExerciseNotImplemented(_CourseMessage):
+    """The exercise cell still raises NotImplementedError."""
+
+    symbol = "…"
+
+
+def passed(name, detail):
+    """Print the one stable success line of a check, e.g. ``✓ rnn_forward: matches ...``."""
+    print(f"✓ {name}: {detail}")
+
+
+def _where_in_student_code(exc):
+    """Line of the student's notebook cell where ``exc`` was raised, if it came from a cell."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if "ipykernel" in frame.filename or frame.filename.startswith("<"):
+            return f" (line {frame.lineno} of your cell: `{(frame.line or '').strip()}`)"
+    return ""
+
+
+def call_student(name, fn, *args, **kwargs):
+    """Call the student's ``fn(*args, **kwargs)`` and turn its failures into course messages.
+
+    name: the exercise name used in messages.
+    Returns: whatever fn returns.
+    Raises: ExerciseNotImplemented if fn raises NotImplementedError; CheckFailed for any other
+    exception, with its type, message and the line of the student's cell.
+    """
+    if not callable(fn):
+        raise CheckFailed(f"{name}: expected your function, got {type(fn).__name__}. "
+                          f"Pass the function itself, e.g. check_{name}({name}).")
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise ExerciseNotImplemented(
+            f"{name}: not implemented yet. Replace `raise NotImplementedError` in its cell "
+            f"with your code, run that cell, then run this check again.") from None
+    except Exception as exc:  # any bug in student code becomes one readable line
+        raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}"
+                          f"{_where_in_student_code(exc)}") from None
+
+
+def as_numpy(value):
+    """A numpy array from a numpy array, torch tensor, list or scalar (None stays None)."""
+    if value is None:
+        return None
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def expect_tuple(name, result, names):
+    """Check that a function returned a tuple with the given field names; return it.
+
+    names: e.g. ("next_h", "cache") for a CS231n-style forward.
+    """
+    wanted = f"({', '.join(names)})"
+    if not isinstance(result, (tuple, list)):
+        raise CheckFailed(f"{name}: should return a tuple {wanted}, "
+                          f"got a single {type(result).__name__}")
+    if len(result) != len(names):
+        raise CheckFailed(f"{name}: should return {len(names)} values {wanted}, "
+                          f"got {len(result)}")
+    return tuple(result)
+
+
+def expect_array(name, got, expected, what="output", rtol=1e-8):
+    """Compare the student's array with the reference one; raise CheckFailed if they differ.
+
+    got: the student's value (numpy array, torch tensor or list).
+    expected: the reference numpy array.
+    what: what the value is, e.g. "next_h" or "dWx", used in messages.
+    rtol: allowed maximum relative error (see ``utils.gradcheck.rel_error``).
+    Returns: the maximum relative error (float).
+    """
+    expected = as_numpy(expected)
+    if got is None:
+        raise CheckFailed(f"{name}: {what} is None. Is a `return` missing?")
+    try:
+        got = as_numpy(got)
+    except Exception:
+        raise CheckFailed(f"{name}: {what} should be an array, "
+                          f"got {type(got).__name__}") from None
+    if got.dtype == object or not np.issubdtype(got.dtype, np.number):
+        raise CheckFailed(f"{name}: {what} should be a numeric array, got dtype {got.dtype}")
+    if got.shape != expected.shape:
+        hint = ""
+        if got.ndim == expected.ndim and sorted(got.shape) == sorted(expected.shape):
+            hint = " (same sizes in another order: a transpose or a swapped matrix product?)"
+        raise CheckFailed(f"{name}: {what} has shape {got.shape}, expected "
+                          f"{expected.shape}{hint}")
+    bad = ~np.isfinite(got)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise CheckFailed(f"{name}: {what} contains NaN or inf, first at index {idx}")
+    got64 = got.astype(np.float64)
+    exp64 = expected.astype(np.float64)
+    err = rel_error(got64, exp64)
+    if err > rtol:
+        elementwise = np.abs(got64 - exp64) / np.maximum(1e-8, np.abs(got64) + np.abs(exp64))
+        idx = tuple(int(i) for i in np.argwhere(elementwise > rtol)[0])
+        n_bad = int((elementwise > rtol).sum())
+        raise CheckFailed(
+            f"{name}: {what} differs from the reference at {n_bad} of {got.size} entries, "
+            f"first at index {idx}: expected {exp64[idx]:.6g}, got {got64[idx]:.6g}\n"
+            f"max relative error {err:.1e} (allowed {rtol:.0e})")
+    return err
+
+
+def expect_unchanged(name, before, after, what):
+    """Raise CheckFailed if the student's function modified an input array in place."""
+    if not np.array_equal(before, as_numpy(after)):
+        raise CheckFailed(f"{name}: your function changed its input {what} in place; "
+                          f"compute a new array instead (e.g. `a = a + b`, not `a += b`)")

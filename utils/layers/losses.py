@@ -1,0 +1,45 @@
+"""Softmax cross-entropy losses: one sequence (step_losses) and a padded minibatch (temporal_softmax_loss)."""
+import numpy as np
+
+from utils.validate import expect_shape
+
+
+def step_losses(scores, targets):
+    """Softmax cross-entropy at every step of one sequence.
+
+    scores: (T, V) unnormalised scores; targets: (T,) integer ids in [0, V).
+    Returns: (T,) the loss -log p(target) at each step, in nats.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    targets = np.asarray(targets)
+    if scores.ndim != 2 or targets.shape != scores.shape[:1]:
+        raise ValueError(f"step_losses: expected scores (T, V) and targets (T,), got "
+                         f"{scores.shape} and {targets.shape}")
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_probs[np.arange(len(targets)), targets]
+
+
+def temporal_softmax_loss(scores, y, mask=None):
+    """Softmax cross-entropy summed over time steps, averaged over the minibatch.
+
+    scores: (N, T, V) unnormalised scores; y: (N, T) integer targets in [0, V);
+    mask: optional (N, T) boolean, False where a step does not count (padding).
+    Returns: loss (float), dscores (N, T, V).
+    """
+    N, T, V = scores.shape
+    expect_shape("temporal_softmax_loss", "y", y, (N, T))
+    if np.any((y < 0) | (y >= V)):
+        raise ValueError(f"temporal_softmax_loss: targets must lie in [0, {V}), "
+                         f"got min {y.min()} and max {y.max()}")
+    mask = np.ones((N, T), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    flat = scores.reshape(N * T, V)
+    shifted = flat - flat.max(axis=1, keepdims=True)  # stable softmax
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    probs = np.exp(log_probs)
+    y_flat, m_flat = y.reshape(-1), mask.reshape(-1)
+    loss = -np.sum(m_flat * log_probs[np.arange(N * T), y_flat]) / N
+    dflat = probs.copy()
+    dflat[np.arange(N * T), y_flat] -= 1
+    dflat *= m_flat[:, None] / N
+    return float(loss), dflat.reshape(N, T, V)

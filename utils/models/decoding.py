@@ -1,0 +1,382 @@
+"""Turning a trained captioner into captions: greedy, sampled and beam-search decoding.
+
+The decoders know nothing about the model. They drive it through one function, called once per
+generated token,
+
+    log_probs, new_state = step_fn(prev_tokens, state)
+
+    prev_tokens: (B,) the token each of the B rows feeds in at this step (START at the first).
+        A torch LongTensor on the device of the first torch tensor in the state when there is
+        one, otherwise an int64 numpy array, so the numpy captioner of notebook 06 and the
+        torch captioners of notebooks 06-07 need no conversion.
+    state: whatever the model carries from step to step (h; (h, c); h with attention features;
+        None for a model without memory), batch on dim 0 of every array in it.
+    log_probs: (B, V) log-probabilities of the next token, torch or numpy, each row
+        log-normalised (apply log_softmax to the scores).
+    new_state: the state after this step, same layout.
+
+Beam search keeps the best continuations of each hypothesis, so it must reorder and duplicate
+rows of the state: ``select(state, indices)`` returns the state whose row k is row indices[k]
+of the old one (indices: (K,) int64 numpy array). The default, ``select_state``, indexes dim 0
+of every numpy array and torch tensor in a (possibly nested) tuple, list, namedtuple or dict
+and passes None and python scalars through. For another layout, e.g. the (num_layers, B, H)
+hidden state of ``torch.nn.LSTM``, pass your own ``select`` (and ``batch_size``).
+
+Lengths: a decoder calls step_fn at most max_length times, so a caption has at most
+max_length tokens, END included. Captions come back as lists of python ints without START and
+END; a caption that reached max_length without END is returned as it stands.
+
+Scores: log_prob is the sum of the model's log-probabilities of the generated tokens, END
+included when it was generated. Beam search ranks finished hypotheses by the length-normalised
+score
+
+    score = log_prob / length ** alpha          (alpha = length_penalty, length = tokens incl. END)
+
+alpha = 0 is plain log-probability (favours short captions: every extra word lowers it), alpha
+= 1 is the mean log-probability per token, values in between are a compromise. Wu et al.
+(2016, GNMT) divide by ((5 + length) / 6) ** alpha instead; the simple power is used here.
+"""
+import numbers
+from collections import namedtuple
+
+import numpy as np
+import torch
+
+from utils import validate
+
+Hypothesis = namedtuple("Hypothesis", ["tokens", "log_prob", "score", "finished"])
+Hypothesis.__doc__ = """One beam-search result.
+
+tokens: list of int, the caption without START and END.
+log_prob: float, summed log-probability of the generated tokens (END included if generated).
+score: float, log_prob / length ** length_penalty, what the hypotheses are ranked by.
+finished: True if END closed it, False if it was cut at max_length.
+"""
+
+_LOG_NORM_TOLERANCE = 1e-3  # |logsumexp(row)| allowed; float32 log_softmax is far better
+
+
+# ------------------------------------------------------------------------------ the state
+def _leaves(state):
+    """Yield the numpy arrays and torch tensors inside a (nested) tuple/list/dict state."""
+    if isinstance(state, (torch.Tensor, np.ndarray)):
+        yield state
+    elif isinstance(state, (tuple, list)):
+        for item in state:
+            yield from _leaves(item)
+    elif isinstance(state, dict):
+        for item in state.values():
+            yield from _leaves(item)
+
+
+def select_state(state, indices):
+    """Rows ``indices`` of every array in ``state`` (the default ``select`` of beam search).
+
+    state: None, a numpy array or torch tensor of shape (B, ...), or a tuple / list /
+        namedtuple / dict nesting them; python scalars and strings are passed through.
+    indices: (K,) integer row numbers in [0, B); repeats allowed.
+    Returns: the same structure with arrays of shape (K, ...): row k is old row indices[k].
+    """
+    indices = validate.int_array("select_state", "indices", indices, ndim=1, low=0)
+    return _select(state, indices)
+
+
+def _select(state, indices):
+    if state is None or isinstance(state, (numbers.Number, str)):
+        return state
+    if isinstance(state, torch.Tensor):
+        if state.ndim == 0:
+            return state
+        return state.index_select(0, torch.as_tensor(indices, dtype=torch.long,
+                                                     device=state.device))
+    if isinstance(state, np.ndarray):
+        return state if state.ndim == 0 else state[indices]
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # namedtuple
+        return type(state)(*(_select(item, indices) for item in state))
+    if isinstance(state, (tuple, list)):
+        return type(state)(_select(item, indices) for item in state)
+    if isinstance(state, dict):
+        return {key: _select(item, indices) for key, item in state.items()}
+    raise ValueError(f"select_state: state must be None, a numpy array, a torch tensor or a "
+                     f"tuple/list/dict of them with the batch on dim 0, got "
+                     f"{type(state).__name__}; pass select=your_function for other states")
+
+
+def _batch_size(fname, state, batch_size):
+    """The number of rows B: given, or read from dim 0 of the arrays in the state."""
+    if batch_size is not None:
+        return validate.positive_int(fname, "batch_size", batch_size)
+    sizes = {int(leaf.shape[0]) for leaf in _leaves(state) if leaf.ndim >= 1}
+    if len(sizes) != 1:
+        got = ("no arrays" if not sizes else
+               f"arrays whose dim 0 sizes differ: {sorted(sizes)}")
+        raise ValueError(f"{fname}: state must hold arrays with the batch on dim 0 so that the "
+                         f"batch size can be read from it, got {got}; pass batch_size= (and "
+                         "select= for beam search) for other layouts")
+    size = sizes.pop()
+    if size < 1:
+        raise ValueError(f"{fname}: state must hold at least one row, got batch size 0")
+    return size
+
+
+def _token_maker(state):
+    """A function (B,) int64 numpy -> prev_tokens of the kind the model expects: a LongTensor
+    on the device of the first torch tensor in the state, else an int64 numpy array."""
+    for leaf in _leaves(state):
+        if isinstance(leaf, torch.Tensor):
+            device = leaf.device
+            return lambda tokens: torch.as_tensor(tokens, dtype=torch.long, device=device)
+    return lambda tokens: np.array(tokens, dtype=np.int64)
+
+
+# --------------------------------------------------------------------- checking the model
+def _log_probs(fname, log_probs, rows, vocab_size, end_id):
+    """step_fn's log_probs as a float64 numpy array (rows, V), checked."""
+    if isinstance(log_probs, torch.Tensor):
+        log_probs = log_probs.detach().to("cpu", torch.float64).numpy()
+    try:
+        lp = np.asarray(log_probs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{fname}: step_fn must return (log_probs, new_state) with log_probs "
+                         f"an array of shape ({rows}, V), got "
+                         f"{validate.shown(log_probs)}") from None
+    wanted_v = "V" if vocab_size is None else vocab_size
+    if lp.ndim != 2 or lp.shape[0] != rows \
+            or (vocab_size is not None and lp.shape[1] != vocab_size):
+        raise ValueError(f"{fname}: step_fn must return log_probs of shape ({rows}, {wanted_v}) "
+                         f"(one row per row of prev_tokens), got shape {lp.shape}; the batch size "
+                         "is read from dim 0 of the state unless batch_size= is given")
+    if end_id >= lp.shape[1]:
+        raise ValueError(f"{fname}: end_id must be a token id below the vocabulary size "
+                         f"{lp.shape[1]}, got {end_id}")
+    if np.isnan(lp).any() or np.isposinf(lp).any():
+        raise ValueError(f"{fname}: step_fn must return finite log_probs (or -inf for impossible "
+                         "tokens), got NaN or +inf")
+    top = lp.max(axis=1)
+    if np.isneginf(top).any():
+        raise ValueError(f"{fname}: step_fn must return log_probs with at least one possible "
+                         "token per row, got a row of -inf")
+    norm = top + np.log(np.exp(lp - top[:, None]).sum(axis=1))  # logsumexp of each row
+    if np.abs(norm).max() > _LOG_NORM_TOLERANCE:
+        worst = int(np.abs(norm).argmax())
+        raise ValueError(f"{fname}: step_fn must return log-probabilities (each row's exp sums "
+                         f"to 1; apply log_softmax to the scores), got a row whose exp sums to "
+                         f"{np.exp(norm[worst]):.4g}")
+    return lp
+
+
+def _common_args(fname, start_id, end_id, max_length):
+    start_id = validate.int_in_range(fname, "start_id", start_id, 0)
+    end_id = validate.int_in_range(fname, "end_id", end_id, 0)
+    max_length = validate.positive_int(fname, "max_length", max_length)
+    return start_id, end_id, max_length
+
+
+# ------------------------------------------------------------------- greedy and sampling
+def _decode_rows(fname, step_fn, state, start_id, end_id, max_length, batch_size, choose):
+    """Run B rows in parallel, each taking the token ``choose`` picks, until END or max_length."""
+    B = _batch_size(fname, state, batch_size)
+    make_tokens = _token_maker(state)
+    captions = [[] for _ in range(B)]
+    log_prob = np.zeros(B)
+    done = np.zeros(B, dtype=bool)
+    prev = np.full(B, start_id, dtype=np.int64)
+    vocab_size = None
+    for _ in range(max_length):
+        out = step_fn(make_tokens(prev), state)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise ValueError(f"{fname}: step_fn must return a pair (log_probs, new_state), "
+                             f"got {validate.shown(out)}")
+        lp, state = _log_probs(fname, out[0], B, vocab_size, end_id), out[1]
+        vocab_size = lp.shape[1]
+        tokens = choose(lp)  # (B,) int64
+        for i in np.flatnonzero(~done):
+            log_prob[i] += lp[i, tokens[i]]
+            if tokens[i] == end_id:
+                done[i] = True
+            else:
+                captions[i].append(int(tokens[i]))
+        if done.all():
+            break
+        prev = np.where(done, end_id, tokens)  # finished rows keep feeding END; ignored
+    return captions, [float(v) for v in log_prob]
+
+
+def greedy_decode(step_fn, state, start_id, end_id, max_length, batch_size=None):
+    """Greedy decoding: at every step take the most probable token (the lowest id on a tie).
+
+    step_fn: (prev_tokens (B,), state) -> (log_probs (B, V), new_state); see the module docstring.
+    state: the model's initial state for B rows (e.g. h0 from the image features).
+    start_id, end_id: token ids of START (fed first) and END (closes a caption).
+    max_length: at most this many tokens per caption, END included.
+    batch_size: B, only needed when it cannot be read from dim 0 of the state.
+    Returns: captions, a list of B lists of int (no START/END), and log_probs, a list of B
+        floats (summed log-probability of each caption's tokens, END included if generated).
+    """
+    fname = "greedy_decode"
+    start_id, end_id, max_length = _common_args(fname, start_id, end_id, max_length)
+    return _decode_rows(fname, step_fn, state, start_id, end_id, max_length, batch_size,
+                        lambda lp: lp.argmax(axis=1))
+
+
+def sample_decode(step_fn, state, start_id, end_id, max_length, temperature=1.0, generator=None,
+                  batch_size=None):
+    """Sampled decoding: draw each token from softmax(log_probs / temperature).
+
+    step_fn, state, start_id, end_id, max_length, batch_size: as for greedy_decode.
+    temperature: finite, > 0. Below 1 sharpens the distribution (towards greedy), above 1
+        flattens it (more varied, more mistakes); 1 samples from the model itself.
+    generator: a numpy ``np.random.Generator`` or a ``torch.Generator``, seeded by the caller
+        for reproducible captions (required: sampling without one is not reproducible).
+    Returns: captions (list of B lists of int, no START/END) and log_probs (list of B floats):
+        the summed log-probabilities under the model itself (temperature 1) of the sampled
+        tokens.
+    """
+    fname = "sample_decode"
+    start_id, end_id, max_length = _common_args(fname, start_id, end_id, max_length)
+    temperature = validate.temperature(fname, temperature)
+    if isinstance(generator, np.random.Generator):
+        def draw(probs):
+            cum = np.cumsum(probs, axis=1)
+            cum /= cum[:, -1:]  # the last entry is exactly 1, so every draw lands on a token
+            u = generator.random(len(probs))  # (B,) uniform in [0, 1)
+            return (cum <= u[:, None]).sum(axis=1)  # first index whose cumulative prob > u
+    elif isinstance(generator, torch.Generator):
+        def draw(probs):
+            p = torch.from_numpy(probs).to(generator.device)
+            return torch.multinomial(p, 1, generator=generator)[:, 0].cpu().numpy()
+    else:
+        raise ValueError(f"{fname}: generator must be a numpy Generator "
+                         "(np.random.default_rng(seed)) or a torch.Generator, got "
+                         f"{validate.shown(generator)}")
+
+    def choose(lp):
+        z = lp / temperature
+        z = z - z.max(axis=1, keepdims=True)
+        probs = np.exp(z)
+        return draw(probs / probs.sum(axis=1, keepdims=True)).astype(np.int64)
+
+    return _decode_rows(fname, step_fn, state, start_id, end_id, max_length, batch_size, choose)
+
+
+# ------------------------------------------------------------------------------ beam search
+def _beam_one(fname, step_fn, state, start_id, end_id, max_length, beam_size, alpha, select,
+              make_tokens):
+    """Beam search for one example (state with one row). Returns hypotheses, best first."""
+    alive = [[]]                 # K token lists (no START)
+    alive_lp = np.zeros(1)       # (K,) summed log-probabilities
+    prev = np.array([start_id], dtype=np.int64)
+    finished = []                # Hypothesis, in the order found
+    vocab_size = None
+    for length in range(1, max_length + 1):  # tokens in a hypothesis after this step
+        out = step_fn(make_tokens(prev), state)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise ValueError(f"{fname}: step_fn must return a pair (log_probs, new_state), "
+                             f"got {validate.shown(out)}")
+        lp, state = _log_probs(fname, out[0], len(alive), vocab_size, end_id), out[1]
+        vocab_size = lp.shape[1]
+        total = (alive_lp[:, None] + lp).ravel()         # (K * V,) every one-token extension
+        order = np.argsort(-total, kind="stable")         # best first; ties: lower beam, lower id
+        parents, tokens, new_lp = [], [], []
+        for rank, flat in enumerate(order):
+            if total[flat] == -np.inf or len(parents) == beam_size:
+                break
+            parent, token = divmod(int(flat), vocab_size)
+            if token == end_id:
+                # END closes the hypothesis; like any extension it must rank in the top
+                # beam_size to count (so that beam_size=1 is exactly greedy decoding)
+                if rank < beam_size:
+                    finished.append(Hypothesis(list(alive[parent]), float(total[flat]),
+                                               float(total[flat]) / length ** alpha, True))
+            else:
+                parents.append(parent)
+                tokens.append(token)
+                new_lp.append(total[flat])
+        alive = [alive[p] + [t] for p, t in zip(parents, tokens)]
+        alive_lp = np.array(new_lp, dtype=np.float64)
+        if not alive:
+            break
+        if length == max_length:  # out of room: the survivors compete as they are
+            finished.extend(Hypothesis(a, float(v), float(v) / length ** alpha, False)
+                            for a, v in zip(alive, alive_lp))
+            break
+        if finished:
+            # An extension only adds log-probabilities <= 0 and ends at a length <= max_length,
+            # so no descendant of an alive hypothesis can score above
+            # log_prob / max_length ** alpha. Stop once the best finished one reaches that.
+            best_finished = max(h.score for h in finished)
+            if best_finished >= alive_lp.max() / max_length ** alpha:
+                break
+        idx = np.array(parents, dtype=np.int64)
+        state = select(state, idx)
+        prev = np.array(tokens, dtype=np.int64)
+    return sorted(finished, key=lambda h: -h.score)[:beam_size]  # stable: earlier first on ties
+
+
+def _beam_args(fname, start_id, end_id, max_length, beam_size, length_penalty, select):
+    start_id, end_id, max_length = _common_args(fname, start_id, end_id, max_length)
+    beam_size = validate.positive_int(fname, "beam_size", beam_size)
+    alpha = validate.finite_number(fname, "length_penalty", length_penalty, low=0)
+    if select is None:
+        select = _select
+    elif not callable(select):
+        raise ValueError(f"{fname}: select must be a function (state, indices) -> state or None, "
+                         f"got {validate.shown(select)}")
+    return start_id, end_id, max_length, beam_size, alpha, select
+
+
+def beam_hypotheses(step_fn, state, start_id, end_id, max_length, beam_size, length_penalty=0.0,
+                    select=None):
+    """Beam search for ONE example, returning the best hypotheses found.
+
+    step_fn: (prev_tokens (K,), state) -> (log_probs (K, V), new_state); K (the number of
+        live beams) starts at 1 and grows up to beam_size.
+    state: the model's initial state for a single example (one row).
+    start_id, end_id, max_length: as for greedy_decode.
+    beam_size: how many hypotheses stay alive at each step (>= 1; 1 is greedy decoding when
+        length_penalty is 0).
+    length_penalty: alpha >= 0 in score = log_prob / length ** alpha (module docstring).
+    select: (state, indices) -> state, to reorder/duplicate rows; default select_state.
+    At every step each live hypothesis is extended by every token and the extensions are
+    ranked by log-probability. An END extension that ranks in the top beam_size closes its
+    hypothesis, which is kept aside as finished; the best beam_size other extensions stay
+    alive. The search stops when no live hypothesis can still beat the best finished score,
+    when none is left, or after max_length steps (the survivors are then kept unfinished).
+    Returns: a list of at most beam_size Hypothesis(tokens, log_prob, score, finished), best
+        score first.
+    """
+    fname = "beam_hypotheses"
+    start_id, end_id, max_length, beam_size, alpha, select = _beam_args(
+        fname, start_id, end_id, max_length, beam_size, length_penalty, select)
+    sizes = {int(leaf.shape[0]) for leaf in _leaves(state) if leaf.ndim >= 1}
+    if sizes and sizes != {1}:
+        raise ValueError(f"{fname}: state must describe one example (dim 0 of size 1), got "
+                         f"dim 0 sizes {sorted(sizes)}; use beam_search for a batch")
+    return _beam_one(fname, step_fn, state, start_id, end_id, max_length, beam_size, alpha,
+                     select, _token_maker(state))
+
+
+def beam_search(step_fn, state, start_id, end_id, max_length, beam_size, length_penalty=0.0,
+                select=None, batch_size=None):
+    """Beam search for a batch of B examples, one after the other; the best caption of each.
+
+    step_fn, start_id, end_id, max_length: as for greedy_decode.
+    state: the model's initial state for B examples (batch on dim 0, or pass select and
+        batch_size); example i is searched from select(state, [i]).
+    beam_size, length_penalty, select: as for beam_hypotheses.
+    Returns: captions, a list of B lists of int (no START/END), and scores, a list of B floats
+        (the length-normalised score of each chosen caption; with length_penalty=0 this is its
+        log-probability).
+    """
+    fname = "beam_search"
+    start_id, end_id, max_length, beam_size, alpha, select = _beam_args(
+        fname, start_id, end_id, max_length, beam_size, length_penalty, select)
+    B = _batch_size(fname, state, batch_size)
+    make_tokens = _token_maker(state)
+    captions, scores = [], []
+    for i in range(B):
+        best = _beam_one(fname, step_fn, select(state, np.array([i], dtype=np.int64)), start_id,
+                         end_id, max_length, beam_size, alpha, select, make_tokens)[0]
+        captions.append(best.tokens)
+        scores.append(best.score)
+    return captions, scores

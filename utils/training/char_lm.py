@@ -1,0 +1,150 @@
+"""Training the character-level language model: a timed or step-counted Adam loop, and budgets.
+
+    train_char_lm    Adam + gradient clipping on random windows, within a time or step budget
+    default_budget   the model size and budget notebook 02 uses, scaled to the device
+"""
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from utils import validate
+from utils.course import scaled_budget
+from utils.data.text import random_batch
+from utils.models.char_lm import evaluate_nats_per_char, sample
+
+def _format_sample(text, width=100):
+    return text[:width].replace("\n", " / ")
+
+
+def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size, seq_len, lr, device,
+                  eval_every_s=None, sample_prefix="ROMEO:", log=print, max_steps=None,
+                  clip_norm=5.0, eval_chars=20_000, lr_decay_frac=0.0, seed=0, progress=True):
+    """Train a CharLM with Adam on random windows until the time budget or max_steps is spent.
+
+    train_ids, val_ids: (N,) and (M,) character ids (e.g. from split_by_position);
+    time_budget_s: seconds of training (wall clock, evaluation excluded), or None with max_steps;
+    batch_size, seq_len: B and T of each random batch; lr: Adam learning rate;
+    eval_every_s: seconds of training between evaluations (default: a sixth of the budget);
+    sample_prefix: prefix of the short sample (temperature 0.8) logged at each evaluation (None: none);
+    log: where progress lines go (print, or a no-op lambda to stay silent);
+    clip_norm: gradient clipping by global norm; eval_chars: size of the fixed slice of val_ids
+    used for the periodic evaluations (the final one uses all of val_ids);
+    lr_decay_frac: if > 0, the learning rate decays linearly to lr/10 over the last
+    lr_decay_frac of the budget (time, or max_steps if that comes first); seed: seeds the batch
+    sampler; progress: show a tqdm progress bar.
+    Returns: dict with lists step, seconds, train_loss, val_loss (one entry per evaluation) and
+    tokens_per_second, final_val_nats, final_val_bits, device, steps.
+    """
+    if time_budget_s is None and max_steps is None:
+        raise ValueError("train_char_lm: give time_budget_s (seconds) or max_steps, or both")
+    if time_budget_s is not None:
+        time_budget_s = validate.positive_number("train_char_lm", "time_budget_s", time_budget_s)
+    if max_steps is not None:
+        max_steps = validate.positive_int("train_char_lm", "max_steps", max_steps)
+    lr_decay_frac = validate.finite_number("train_char_lm", "lr_decay_frac", lr_decay_frac, low=0, high=1)
+    if len(vocab) != model.vocab_size:
+        raise ValueError(f"train_char_lm: the vocabulary has {len(vocab)} characters but the model {model.vocab_size}")
+    device = torch.device(device)
+    model.to(device)
+    train_ids = np.asarray(train_ids, dtype=np.int64)
+    val_ids = np.asarray(val_ids, dtype=np.int64)
+    val_slice = val_ids[:eval_chars]
+    if eval_every_s is None:
+        eval_every_s = time_budget_s / 6 if time_budget_s is not None else math.inf
+    eval_every_steps = max(1, max_steps // 6) if time_budget_s is None else None
+
+    rng = np.random.default_rng(seed)
+    sample_gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = {"step": [], "seconds": [], "train_loss": [], "val_loss": []}
+    by_time = time_budget_s is not None
+    bar = tqdm(total=round(time_budget_s) if by_time else max_steps, unit="s" if by_time else "step",
+               desc="training", disable=not progress, leave=False)
+
+    def evaluate(step, seconds, losses):
+        val = evaluate_nats_per_char(model, val_slice, device=device)
+        train = float(np.mean(losses)) if losses else float("nan")
+        history["step"].append(step)
+        history["seconds"].append(seconds)
+        history["train_loss"].append(train)
+        history["val_loss"].append(val)
+        line = f"step {step:5d} | {seconds:6.1f} s | train {train:.3f} | val {val:.3f} nats/char"
+        if sample_prefix:
+            text = sample(model, vocab, sample_prefix, 80, temperature=0.8, generator=sample_gen, device=device)
+            line += f" | {_format_sample(text)}"
+        log(line)
+
+    model.train()
+    step, trained_s, shown_s, next_eval, recent = 0, 0.0, 0, eval_every_s, []
+    while True:
+        if max_steps is not None and step >= max_steps:
+            break
+        if by_time and trained_s >= time_budget_s:
+            break
+        if lr_decay_frac > 0:
+            # linear decay to lr/10 over the last lr_decay_frac of the budget (time or steps)
+            done = max(trained_s / time_budget_s if by_time else 0.0,
+                       step / max_steps if max_steps is not None else 0.0)
+            scale = min(1.0, 0.1 + 0.9 * max(0.0, 1.0 - done) / lr_decay_frac)
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+        t0 = time.perf_counter()
+        x, y = random_batch(train_ids, batch_size, seq_len, rng)
+        x = torch.from_numpy(x).to(device)
+        y = torch.from_numpy(y).to(device)
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        opt.step()
+        recent.append(loss.item())  # .item() also waits for the GPU, so the timing is honest
+        trained_s += time.perf_counter() - t0
+        step += 1
+        if by_time:
+            bar.update(min(round(trained_s), bar.total) - shown_s)
+            shown_s = min(round(trained_s), bar.total)
+        else:
+            bar.update(1)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(recent[-20:]):.3f}")
+        due = trained_s >= next_eval if by_time else step % eval_every_steps == 0
+        if due:
+            evaluate(step, trained_s, recent)
+            recent, next_eval = [], trained_s + eval_every_s
+    bar.close()
+    if not history["step"] or history["step"][-1] != step:
+        evaluate(step, trained_s, recent)
+
+    final = evaluate_nats_per_char(model, val_ids, device=device)
+    history.update(
+        tokens_per_second=step * batch_size * seq_len / max(trained_s, 1e-9),
+        final_val_nats=final,
+        final_val_bits=final / math.log(2),
+        device=str(device),
+        steps=step,
+    )
+    log(f"done: {step} steps in {trained_s:.1f} s of training, held-out loss {final:.3f} nats/char "
+        f"({final / math.log(2):.3f} bits/char)")
+    return history
+
+
+def default_budget(device):
+    """The model and training budget notebook 02 uses on this device.
+
+    device: a torch.device or a name ("cpu", "cuda", "mps").
+    Returns: dict with hidden_size, num_layers, cell, embed_size, batch_size, seq_len, lr,
+    time_budget_s, max_steps and lr_decay_frac, to pass on to CharLM and train_char_lm. On a
+    CPU the budget is a fixed number of steps, so that the trained model, and every number
+    printed from it, is the same on every run; on a GPU it is a time budget for a bigger model.
+    """
+    return scaled_budget(
+        torch.device(device),
+        cpu=dict(hidden_size=256, num_layers=1, cell="lstm", embed_size=64, batch_size=64,
+                 seq_len=64, lr=3e-3, time_budget_s=None, max_steps=1400, lr_decay_frac=0.3),
+        accelerator=dict(hidden_size=1024, num_layers=2, cell="lstm", embed_size=64, batch_size=128,
+                         seq_len=128, lr=2e-3, time_budget_s=600, max_steps=None, lr_decay_frac=0.3))

@@ -1,0 +1,94 @@
+"""Pictures of what LSTM cells track: text coloured by one cell, as a figure, as HTML, in a widget."""
+import html
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import HTML, display
+
+from utils import validate
+from utils.analysis.cell_trace import check_text
+from utils.viz.widgets import interactive_figure
+
+def _scaled(values):
+    """Values mapped to [-1, 1] by their largest magnitude (0 stays white)."""
+    v = np.asarray(values, dtype=np.float64)
+    top = np.max(np.abs(v)) if v.size else 0.0
+    return v / top if top > 0 else v
+
+
+def draw_cell_text(text, values, title="", max_chars=700, width=90):
+    """Draw text with every character's background coloured by a value (blue < 0 < red).
+
+    text: str; values: (len(text),) numbers, e.g. one column of lstm_cell_trace's c;
+    title: figure title; max_chars: only the first max_chars characters are drawn;
+    width: characters per row before a long line wraps.
+    Returns: the matplotlib Figure.
+    """
+    text = check_text("draw_cell_text", text)
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(text),):
+        raise ValueError(f"draw_cell_text: values must have one number per character, shape "
+                         f"({len(text)},), got {values.shape}")
+    text, scaled = text[:max_chars], _scaled(values[:max_chars])
+    rows, row, col = [], [], 0
+    for ch, v in zip(text, scaled):
+        row.append((ch, v))
+        col += 1
+        if ch == "\n" or col >= width:
+            rows.append(row)
+            row, col = [], 0
+    if row:
+        rows.append(row)
+    grid = np.full((len(rows), width), np.nan)
+    fig, ax = plt.subplots(figsize=(width * 0.105, 0.22 * len(rows) + 0.6))
+    for r, chars in enumerate(rows):
+        for c, (ch, v) in enumerate(chars):
+            grid[r, c] = v
+            shown = "↵" if ch == "\n" else ch
+            ax.text(c, r, shown, ha="center", va="center", fontsize=7, family="monospace")
+    ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    ax.set_xticks([]); ax.set_yticks([])
+    ax.grid(False)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def cell_html(text, values, max_chars=1500):
+    """HTML for text whose characters have backgrounds coloured by values (blue < 0 < red)."""
+    text = check_text("cell_html", text)
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(text),):
+        raise ValueError(f"cell_html: values must have shape ({len(text)},), got {values.shape}")
+    spans = []
+    for ch, v in zip(text[:max_chars], _scaled(values[:max_chars])):
+        strength = int(round(255 * (1 - abs(v))))
+        color = f"rgb(255,{strength},{strength})" if v > 0 else f"rgb({strength},{strength},255)"
+        shown = "↵<br>" if ch == "\n" else html.escape(ch)
+        spans.append(f'<span style="background:{color}">{shown}</span>')
+    return ('<div style="font-family:monospace; font-size:12px; line-height:1.5; white-space:pre-wrap">'
+            + "".join(spans) + "</div>")
+
+
+def cell_widget(text, activations, start_cell=0, labels=None):
+    """A slider over the cells of ``activations`` (T, H) that colours ``text`` by the chosen cell.
+
+    labels: optional {cell index: description} shown next to the slider for notable cells.
+    Returns: the widget box.
+    """
+    A = np.asarray(activations)
+    text = check_text("cell_widget", text)
+    if A.ndim != 2 or A.shape[0] != len(text):
+        raise ValueError(f"cell_widget: activations must have shape ({len(text)}, H), got {A.shape}")
+    H = A.shape[1]
+    start_cell = validate.int_in_range("cell_widget", "start_cell", start_cell, 0, H - 1)
+    labels = labels or {}
+
+    def draw(cell):
+        note = f" ({labels[cell]})" if cell in labels else ""
+        display(HTML(f"<b>cell {cell}{note}</b>" + cell_html(text, A[:, cell])))
+
+    return interactive_figure(draw, cell=widgets.IntSlider(value=start_cell, min=0, max=H - 1,
+                                                           description="cell"))

@@ -1,0 +1,109 @@
+"""Pictures of gradient flow through time: the log-norm plot, the figure of 04/05 and its widget."""
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from utils import validate
+from utils.analysis.gradient_flow import MAX_LENGTH, gradient_norms_through_time
+from utils.models.cells import CELLS
+from utils.models.weights import singular_values
+from utils.viz.widgets import interactive_figure
+
+CELL_LABELS = {"vanilla": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+CELL_COLORS = {"vanilla": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
+
+
+def _log_ticks(ax):
+    """Label a log10-valued y axis as powers of ten (works far beyond float range)."""
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=7, integer=True))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"$10^{{{int(round(y))}}}$"))
+
+
+def plot_log_norms(ax, log10_norms, label=None, color=None, style="-"):
+    """Plot log10 gradient norms (T,) against the step t = 1..T on ``ax``, y labelled as 10^k."""
+    T = len(log10_norms)
+    ax.plot(np.arange(1, T + 1), log10_norms, style, label=label, color=color, linewidth=1.6)
+    _log_ticks(ax)
+    ax.set_xlabel("step t (the loss reads h_T)")
+    ax.set_ylabel("||dL/dh_t||  (log scale)")
+
+
+def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", forget_bias=1.0,
+                       hidden_size=32, seed=0):
+    """The gradient-flow figure: ||dL_T/dh_t|| against t, and the singular values of W_hh.
+
+    Arguments as in gradient_norms_through_time; cell may also be "all" to draw the three
+    cells on the left panel (the singular values shown are then the vanilla W_hh).
+    Left: log-scale gradient norm at every step t, 1 at t = T; for the vanilla RNN, the dashed
+    line is the bound sigma_max^(T-t) (Pascanu et al., 2013, with gamma = 1 for tanh); for the
+    LSTM, the dotted line is ||dL/dc_t||, the cell-state path.
+    Right: singular values of the recurrent matrix, the threshold 1 = 1/gamma, and the
+    spectral radius. Returns the Figure.
+    """
+    fname = "draw_gradient_flow"
+    validate.one_of(fname, "cell", cell, CELLS + ("all",))
+    radius = validate.positive_number(fname, "radius", radius)
+    length = validate.positive_int(fname, "length", length, MAX_LENGTH)
+    cells = CELLS if cell == "all" else (cell,)
+    results = [gradient_norms_through_time(c, radius, input_scale, length, hidden_size,
+                                           forget_bias, seed=seed) for c in cells]
+    fig, (ax, ax_sv) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2.2, 1]})
+    for res in results:
+        c = res["cell"]
+        plot_log_norms(ax, res["log10_h"], label=f"{CELL_LABELS[c]}: ||dL/dh_t||", color=CELL_COLORS[c])
+        if res["log10_c"] is not None:
+            plot_log_norms(ax, res["log10_c"], label="LSTM: ||dL/dc_t||", color=CELL_COLORS[c], style=":")
+    W = results[0]["W"]
+    sv = singular_values(W)
+    if "vanilla" in cells:
+        steps_back = length - np.arange(1, length + 1)
+        ax.plot(np.arange(1, length + 1), steps_back * np.log10(sv[0]), "--", color="gray",
+                linewidth=1, label="bound sigma_max^(T-t)")
+    lo = min(min(r["log10_h"].min() for r in results), -1.0)
+    hi = max(max(r["log10_h"].max() for r in results), 1.0)
+    if "vanilla" in cells:  # keep the bound from squashing the curves
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    ax.legend(fontsize=7, loc="best")
+    gates = "" if cell == "vanilla" else f", forget bias {forget_bias:g}" if cell == "lstm" else ""
+    ax.set_title(f"{'all cells' if cell == 'all' else CELL_LABELS[cell]}: radius {radius:g}, "
+                 f"input scale {input_scale:g}, T = {length}{gates}", fontsize=9)
+    ax_sv.plot(np.arange(1, len(sv) + 1), sv, "o", markersize=3, color="black")
+    ax_sv.axhline(1.0, color="crimson", linewidth=1, label="1 = 1/gamma (tanh)")
+    ax_sv.axhline(radius, color="tab:purple", linestyle="--", linewidth=1, label=f"spectral radius {radius:g}")
+    ax_sv.set_yscale("log")
+    ax_sv.set_xlabel("index")
+    which = "W_hh" if cell in ("vanilla", "all") else "W_hg (g block)" if cell == "lstm" else "W_hn (n block)"
+    ax_sv.set_title(f"singular values of {which}: largest {sv[0]:.2f}", fontsize=9)
+    ax_sv.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def gradient_flow_widget(radius=1.0, input_scale=1.0, length=100, cell="vanilla", forget_bias=1.0):
+    """Sliders for draw_gradient_flow: spectral radius, input scale, length, cell, forget bias.
+
+    The starting values are checked like draw_gradient_flow's arguments. Returns the widget box.
+    """
+    fname = "gradient_flow_widget"
+    radius = validate.positive_number(fname, "radius", radius)
+    length = validate.int_in_range(fname, "length", length, 2, 400)
+    input_scale = validate.finite_number(fname, "input_scale", input_scale, low=0)
+    forget_bias = validate.finite_number(fname, "forget_bias", forget_bias)
+    validate.one_of(fname, "cell", cell, CELLS + ("all",))
+    if not 0.1 <= radius <= 3.0 or input_scale > 5.0 or not -3.0 <= forget_bias <= 6.0:
+        raise ValueError(f"{fname}: starting values must lie on the sliders: radius in [0.1, 3], "
+                         f"input_scale in [0, 5], forget_bias in [-3, 6]")
+    style = {"description_width": "initial"}
+    return interactive_figure(
+        draw_gradient_flow,
+        radius=widgets.FloatSlider(value=radius, min=0.1, max=3.0, step=0.05, description="spectral radius", style=style),
+        input_scale=widgets.FloatSlider(value=input_scale, min=0.0, max=5.0, step=0.1, description="input scale", style=style),
+        length=widgets.IntSlider(value=length, min=2, max=400, step=1, description="length T", style=style),
+        cell=widgets.Dropdown(options=[("vanilla", "vanilla"), ("LSTM", "lstm"), ("GRU", "gru"), ("all three", "all")],
+                              value=cell, description="cell"),
+        forget_bias=widgets.FloatSlider(value=forget_bias, min=-3.0, max=6.0, step=0.5, description="LSTM forget bias", style=style),
+    )
