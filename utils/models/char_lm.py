@@ -46,7 +46,7 @@ class CharLM(nn.Module):
 
     def init_state(self, batch_size, device=None):
         """Zero state: (L, B, H) for rnn/gru, a tuple (h, c) of two (L, B, H) for lstm."""
-        device = self.head.weight.device if device is None else device
+        device = model_device(self) if device is None else device
         h = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
         return (h, torch.zeros_like(h)) if self.cell == "lstm" else h
 

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from utils import validate
 from utils.data.text import iter_chunks
+from utils.course import model_device
 from utils.models.char_lm import CharLM, detach_state, evaluate_nats_per_char
 
 def tbptt_step(model, x, y, state, optimizer, clip_norm=None):
@@ -53,7 +54,7 @@ def tbptt_epoch(model, streams, seq_len, optimizer, carry_state=True, clip_norm=
 
 def tbptt_run(model, streams, seq_len, optimizer, carry_state=True, clip_norm=None, device=None):
     """Generator form of ``tbptt_epoch``: yields ``(loss, chunk index)`` after every update."""
-    device = device or next(model.parameters()).device
+    device = device or model_device(model)
     model.train()
     state = None
     for index, (x, y) in enumerate(iter_chunks(streams, seq_len)):
