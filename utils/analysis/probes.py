@@ -1,0 +1,88 @@
+"""Linear probes: what a frozen feature vector holds, read out by the simplest possible classifier.
+
+A probe fits a linear map from features to one property on training scenes and measures it on
+other scenes. High probe accuracy says the property is there in linear form, ready for the next
+model (the captioner's W_proj, the VQA model's fusion) to use.
+
+    scene_properties   per-scene labels read from the metadata (which colours, shapes, how many...)
+    linear_probe       least-squares one-vs-rest classifier; accuracy on held-out features
+    probe_table        every property of scene_properties, probed at once
+"""
+import numpy as np
+
+from utils import validate
+from utils.data.shapes import COLOURS, SHAPES, Scene
+
+
+def scene_properties(scenes):
+    """Labels of every scene for probing, from the metadata.
+
+    scenes: list of N Scene.
+    Returns: dict name -> (labels (N,) int array, class names): "has <colour>" (no/yes) for each
+    colour, "has <shape>" for each shape, "number of objects", "colour of the leftmost object",
+    "shape of the largest object" (ties: the first listed).
+    """
+    scenes = list(scenes)
+    if not scenes or not all(isinstance(s, Scene) for s in scenes):
+        raise ValueError(f"scene_properties: scenes must be a non-empty list of Scene, "
+                         f"got {validate.shown(scenes)}")
+    props = {}
+    for colour in COLOURS:
+        props[f"has {colour}"] = (np.array([any(o.colour == colour for o in s.objects) for s in scenes],
+                                           dtype=np.int64), ("no", "yes"))
+    for shape in SHAPES:
+        props[f"has {shape}"] = (np.array([any(o.shape == shape for o in s.objects) for s in scenes],
+                                          dtype=np.int64), ("no", "yes"))
+    counts = sorted({len(s.objects) for s in scenes})
+    props["number of objects"] = (np.array([counts.index(len(s.objects)) for s in scenes]),
+                                  tuple(str(c) for c in counts))
+    props["colour of the leftmost object"] = (
+        np.array([COLOURS.index(min(s.objects, key=lambda o: o.centre[0]).colour) for s in scenes]), COLOURS)
+    props["shape of the largest object"] = (
+        np.array([SHAPES.index(max(s.objects, key=lambda o: o.box[2] - o.box[0]).shape) for s in scenes]), SHAPES)
+    return props
+
+
+def linear_probe(train_features, train_labels, test_features, test_labels, ridge=1e-3):
+    """Fit a linear one-vs-rest classifier by ridge least squares; return its test accuracy.
+
+    train_features (N, P), train_labels (N,) ints in [0, K); test_features (M, P), test_labels (M,).
+    ridge: L2 penalty (> 0) on the weights, so that the fit is well posed when P > N.
+    Features are standardised with the training mean and spread. Returns: accuracy, a float in [0, 1].
+    """
+    fname = "linear_probe"
+    X = validate.float_array(fname, "train_features", train_features, ndim=2)
+    Xt = validate.float_array(fname, "test_features", test_features, shape=(None, X.shape[1]))
+    y = validate.int_array(fname, "train_labels", train_labels, ndim=1, low=0)
+    yt = validate.int_array(fname, "test_labels", test_labels, ndim=1, low=0)
+    if len(y) != len(X) or len(yt) != len(Xt):
+        raise ValueError(f"{fname}: one label per feature row is needed, got {len(X)} rows and "
+                         f"{len(y)} labels (train), {len(Xt)} and {len(yt)} (test)")
+    ridge = validate.positive_number(fname, "ridge", ridge)
+    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-8
+    Z, Zt = (X - mean) / std, (Xt - mean) / std
+    Z1 = np.hstack([Z, np.ones((len(Z), 1))])
+    K = int(max(y.max(), yt.max())) + 1
+    targets = np.eye(K)[y]  # (N, K) one-hot
+    W = np.linalg.solve(Z1.T @ Z1 + ridge * len(Z) * np.eye(Z1.shape[1]), Z1.T @ targets)
+    predicted = (np.hstack([Zt, np.ones((len(Zt), 1))]) @ W).argmax(axis=1)
+    return float(np.mean(predicted == yt))
+
+
+def probe_table(train_features, train_scenes, test_features, test_scenes):
+    """Probe every property of scene_properties; also the majority-class baseline.
+
+    Returns: list of (property, probe accuracy, majority-class accuracy on the test scenes).
+    """
+    train_props = scene_properties(train_scenes)
+    test_props = scene_properties(test_scenes)
+    rows = []
+    for name, (labels, _) in train_props.items():
+        test_labels = test_props[name][0]
+        if name == "number of objects":  # class indices depend on the counts present: use counts
+            labels = np.array([len(s.objects) for s in train_scenes])
+            test_labels = np.array([len(s.objects) for s in test_scenes])
+        accuracy = linear_probe(train_features, labels, test_features, test_labels)
+        majority = np.bincount(labels).argmax()
+        rows.append((name, accuracy, float(np.mean(test_labels == majority))))
+    return rows
