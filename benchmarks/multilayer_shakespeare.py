@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.models.char_lm import CharLM  # noqa: E402
+from utils.models.char_lm import CharLM, evaluate_nats_per_char  # noqa: E402
 from utils.training.char_lm import train_char_lm
 from utils.data.text import CharVocab, load_shakespeare, split_by_position  # noqa: E402
 
@@ -56,11 +56,12 @@ def main(argv=None):
                              batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, device=device,
                              sample_prefix=None, eval_chars=10_000, lr_decay_frac=0.3, seed=0,
                              progress=False, log=lambda line: None)
+        nats = evaluate_nats_per_char(model, val_ids, device=device)  # all --eval-chars, not the 10,000 of the curve
         seconds = time.perf_counter() - start
         params = sum(p.numel() for p in model.parameters())
-        rows.append((layers, params, seconds, hist["final_val_nats"]))
+        rows.append((layers, params, seconds, nats))
         print(f"{layers} layer(s): {params:9,} parameters, {seconds:7.1f} s, held-out "
-              f"{hist['final_val_nats']:.3f} nats/char", flush=True)
+              f"{nats:.3f} nats/char", flush=True)
     print("\nlayers  parameters  seconds  held-out nats/char")
     for layers, params, seconds, nats in rows:
         print(f"{layers:6d}  {params:10,}  {seconds:7.1f}  {nats:.3f}")

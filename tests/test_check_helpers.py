@@ -66,3 +66,12 @@ def test_accepts_torch_tensors():
 def test_render_traceback_is_one_readable_block():
     lines = CheckFailed("f: bad\nmore detail")._render_traceback_()
     assert lines == ["✗ f: bad", "  more detail"]
+
+
+def test_slip_hint_names_the_matching_mistake_only():
+    from utils.checks.core import slip_hint
+    slips = {"forgot the bias": lambda: (np.ones(2), np.zeros(3)), "swapped": lambda: (np.zeros(3), np.ones(2))}
+    assert slip_hint((np.ones(2), np.zeros(3)), slips) == "\nYour result is that of a known slip: forgot the bias."
+    assert slip_hint((np.ones(2), np.ones(3)), slips) == ""
+    assert slip_hint(np.ones(2), {"one": lambda: np.ones(2)}).endswith("one.")
+    assert slip_hint("not an array", slips) == ""

@@ -10,8 +10,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from utils.checks.core import CheckFailed  # noqa: E402
-from utils.checks.lstm_gru import (check_gru_step, check_lstm_backward, check_lstm_forward,  # noqa: E402
-                                   check_lstm_step_backward, check_lstm_step_forward)
+from utils.checks.lstm_gru import (LSTM_SLIPS, _lstm_step_backward_with, check_gru_step,  # noqa: E402
+                                   check_lstm_backward, check_lstm_forward, check_lstm_step_backward,
+                                   check_lstm_step_forward)
 from utils.gradcheck import eval_numerical_gradient_array, rel_error  # noqa: E402
 from utils.layers import (gru_backward, gru_forward, lstm_backward, lstm_forward, lstm_step_backward,  # noqa: E402
                           lstm_step_forward, sigmoid)
@@ -291,6 +292,25 @@ def test_lstm_step_backward_check_catches_mistakes(mistake):
         check_lstm_step_backward(lstm_step_forward, _backward_variant(mistake))
 
 
+@pytest.mark.parametrize("slip", sorted(LSTM_SLIPS))
+def test_lstm_step_backward_check_names_the_derivation_slip(slip):
+    """Each slip of a student who derives the LSTM backward alone fails, and the message names its idea."""
+    caches = {}
+
+    def forward(*args):
+        out = lstm_step_forward(*args)
+        caches[id(out[2])] = args
+        return out
+
+    def derived(dnext_h, dnext_c, cache):
+        return _lstm_step_backward_with(slip, dnext_h, dnext_c, caches[id(cache)])
+
+    with pytest.raises(CheckFailed, match="lstm_step_backward") as info:
+        check_lstm_step_backward(forward, derived)
+    assert LSTM_SLIPS[slip] in str(info.value)
+    assert "dprev_c = " not in str(info.value)  # an idea, not the line
+
+
 def test_lstm_step_backward_check_sends_back_to_a_wrong_forward():
     wrong_forward = lambda *a: _step_generic(*a, tanh_c=False)  # noqa: E731
     with pytest.raises(CheckFailed, match="fix lstm_step_forward first"):
@@ -374,3 +394,43 @@ def test_gru_step_check_catches_mistakes(mistake, hint):
 def test_gru_step_check_wants_a_tensor():
     with pytest.raises(CheckFailed, match="torch tensor"):
         check_gru_step(lambda x, h, *a: h.numpy())
+
+
+# ------------------------------------------------ notebook 05: paths, connectivity, cell properties
+def test_cell_state_path_alone_is_the_product_of_forget_gates():
+    from utils.analysis.gradient_flow import gradient_norms_through_time
+    from utils.layers import sigmoid
+    res = gradient_norms_through_time("lstm", radius=1e-6, input_scale=0.0, length=51, forget_bias=2.0)
+    # no input and no recurrence: every forget gate is sigmoid(2) exactly
+    slope = np.diff(res["log10_c_direct"])
+    np.testing.assert_allclose(slope, -np.log10(sigmoid(2.0)), rtol=1e-6)
+    assert res["log10_c"][0] >= res["log10_c_direct"][0] - 1e-9
+
+
+def test_connectivity_of_a_model_that_sees_only_the_last_character():
+    from utils.analysis.connectivity import connectivity
+    from utils.models.char_lm import CharLM
+    torch.manual_seed(0)
+    model = CharLM(5, 8, cell="vanilla", embed_size=3)
+    with torch.no_grad():
+        model.rnn.weight_hh_l0.zero_()  # no memory: only the current character matters
+    ids = np.random.default_rng(0).integers(0, 5, size=300)
+    reach = connectivity(model, ids, length=10, windows=16)
+    assert reach.shape == (10,) and reach[0] > 0 and np.all(reach[1:] == 0)
+    model = CharLM(5, 8, cell="lstm", embed_size=3)
+    reach = connectivity(model, ids, length=10, windows=16)
+    assert np.all(reach > 0) and model.training  # the mode is restored
+    with pytest.raises(ValueError, match="embedding"):
+        connectivity(CharLM(5, 8), ids)
+
+
+def test_speaker_lines_and_word_position():
+    from utils.analysis.cell_trace import correlations, speaker_lines, word_position
+    text = "ACT I.\n\nHam.\nWho is there?\n\nOTHELLO.\n[Enter X.]\nGo.\n"
+    marks = "".join("^" if v else "." for v in speaker_lines(text))
+    assert marks[text.index("Ham."):text.index("Who")] == "^" * 5
+    assert marks[text.index("OTHELLO."):text.index("[")] == "^" * 9
+    assert "^" not in marks[:text.index("Ham.")] and "^" not in marks[text.index("["):]
+    np.testing.assert_array_equal(word_position("Who is"), [0, 1, 2, 0, 0, 1])
+    A = np.stack([np.arange(6.0), np.zeros(6)], axis=1)
+    np.testing.assert_allclose(correlations(A, np.arange(6.0)), [1.0, 0.0])

@@ -115,6 +115,29 @@ def test_rnn_step_backward_mistakes():
         _fails(check_rnn_step_backward, wrong, "rnn_step_backward")
 
 
+@pytest.mark.parametrize("slip, da_of", [
+    ("tanh' at h_(t-1)", lambda d, prev_h, next_h: d * (1 - prev_h ** 2)),
+    ("tanh applied again", lambda d, prev_h, next_h: d * (1 - np.tanh(next_h) ** 2)),
+    ("no tanh'", lambda d, prev_h, next_h: d),
+])
+def test_rnn_step_backward_names_the_derivation_slip(slip, da_of):
+    """A student who derives the backward alone makes these slips; the message names the idea."""
+    def derived(dnext, cache):
+        x, prev_h, Wx, Wh, next_h = cache
+        da = da_of(dnext, prev_h, next_h)
+        return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+    message = _fails(check_rnn_step_backward, derived, "rnn_step_backward")
+    assert "known slip" in message and "** 2" not in message, message  # the idea, not the line
+
+
+def test_rnn_step_backward_catches_swapped_weight_gradients():
+    def swapped(dnext, cache):  # dx through Wh and dprev_h through Wx: shapes differ when D != H
+        x, prev_h, Wx, Wh, next_h = cache
+        da = dnext * (1 - next_h ** 2)
+        return da @ Wh.T, da @ Wx.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+    _fails(check_rnn_step_backward, swapped, "rnn_step_backward")
+
+
 def _rnn_backward(accumulate=True, carry=True):
     def rnn_backward(dh, cache):
         N, T, H = dh.shape
@@ -186,9 +209,10 @@ def test_tbptt_epoch_mistakes():
     _fails(check_tbptt_epoch, _tbptt(step_every_chunk=False), "tbptt_epoch")
 
 
-def test_unfinished_exercises_report_not_implemented():
+def test_unfinished_exercises_report_not_implemented(monkeypatch):
     def todo(*args):
         raise NotImplementedError
+    monkeypatch.setenv("COURSE_SELFCHECK", "1")  # under a grader the check fails (see test_classroom)
     for check in (check_softmax, check_rnn_step_forward, check_rnn_forward,
                   check_output_projection, check_rnn_step_backward, check_rnn_backward,
                   check_make_streams, check_tbptt_epoch):

@@ -207,3 +207,81 @@ def test_default_budget_keys(device):
     assert cfg["time_budget_s"] is not None or cfg.get("max_steps"), "no budget at all"
     if device == "cpu":  # a fixed number of steps, so the notebook's numbers reproduce
         assert cfg["time_budget_s"] is None and cfg["max_steps"] > 0
+
+
+# ---- notebook 02: three-way split, one definition of the evaluation, baselines, generation
+def test_split_train_val_heldout_keeps_every_id_once():
+    from utils.data.text import split_train_val_heldout
+    ids = np.arange(1000)
+    train, val, heldout = split_train_val_heldout(ids, 800, val_chars=100, val_blocks=5)
+    np.testing.assert_array_equal(heldout, np.arange(800, 1000))
+    assert len(val) == 100 and len(train) == 700
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val])), np.arange(800))
+    blocks = np.split(val, 5)  # contiguous blocks, spread over the part before the held-out text
+    assert all(np.all(np.diff(b) == 1) for b in blocks)
+    assert blocks[0][0] < 160 <= blocks[1][0] and blocks[-1][-1] >= 640
+    with pytest.raises(ValueError, match="half"):
+        split_train_val_heldout(ids, 100, val_chars=100, val_blocks=5)
+
+
+def test_train_char_lm_reports_the_last_evaluation_and_a_heldout_set(vocab):
+    ids = vocab.encode(TEXT * 40)
+    train, val = split_by_position(ids)
+    torch.manual_seed(0)
+    model = CharLM(len(vocab), 16, embed_size=8)
+    hist = train_char_lm(model, train, val, vocab, heldout_ids=val[::-1].copy(), time_budget_s=None,
+                         max_steps=12, batch_size=4, seq_len=16, lr=1e-2, device="cpu",
+                         sample_prefix=None, log=lambda line: None, progress=False, eval_chars=100)
+    assert hist["final_val_nats"] == hist["val_loss"][-1]  # one definition: the curve ends at the result
+    assert hist["final_heldout_nats"] == hist["heldout_loss"][-1]
+    assert len(hist["heldout_loss"]) == len(hist["val_loss"])
+    assert hist["final_val_nats"] == pytest.approx(evaluate_nats_per_char(model, val[:100]))
+
+
+def test_bigram_model():
+    from utils.models.char_lm import bigram_nats_per_char
+    ids = np.array([0, 1, 0, 1, 0, 1, 0, 1] * 50)  # each character determines the next
+    assert bigram_nats_per_char(ids, ids, 2, alpha=1e-9) == pytest.approx(0.0, abs=1e-6)
+    assert bigram_nats_per_char(ids, ids, 2, alpha=1e9) == pytest.approx(math.log(2), rel=1e-6)
+
+
+def test_generate_uses_the_functions_it_is_given(vocab):
+    from utils.layers import temperature_probs
+    from utils.models.char_lm import generate
+    torch.manual_seed(0)
+    model = CharLM(len(vocab), 8, embed_size=4)
+    seen = []
+
+    def probs_fn(scores, temperature):
+        seen.append((scores.shape, temperature))
+        return temperature_probs(scores, temperature)
+
+    def always_e(probs, rng):
+        return vocab.stoi["e"]
+
+    text = generate(model, vocab, "to", 5, temperature=0.7, probs_fn=probs_fn, sample_fn=always_e)
+    assert text == "to" + "e" * 5 and seen == [((len(vocab),), 0.7)] * 5
+    a = generate(model, vocab, "to", 20, rng=np.random.default_rng(3))
+    assert a == generate(model, vocab, "to", 20, rng=np.random.default_rng(3)) and len(a) == 22
+
+
+def test_hello_generation_feeds_each_sample_back():
+    from utils.models.hello import hello_generate, init_hello_params
+    params = init_hello_params(seed=0)
+    records = hello_generate(params, "h", 4, 1.0, np.random.default_rng(0),
+                             sample_fn=lambda probs, rng: int(np.argmax(probs)))
+    assert [r["input"] for r in records[1:]] == [r["sampled"] for r in records[:-1]]
+    assert all(r["sampled"] == r["argmax"] for r in records)
+    assert all(r["probs"].sum() == pytest.approx(1.0) and r["h"].shape == (3,) for r in records)
+    with pytest.raises(ValueError, match="first"):
+        hello_generate(params, "x")
+
+
+def test_char_lm_graph_figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    from utils.viz.diagrams import draw_char_lm_graph, draw_lstm_cell
+    assert len(draw_char_lm_graph("hello").axes) == 2
+    assert len(draw_lstm_cell().axes) == 1
+    with pytest.raises(ValueError, match="word"):
+        draw_char_lm_graph("hi")

@@ -1,8 +1,9 @@
 """What the cells of a character-level LSTM track: traces of c_t and h_t, text features, correlations.
 
     lstm_cell_trace                   run a CharLM (cell="lstm") over a text and record c_t, h_t of one layer
-    line_position, inside_brackets    simple properties of every character of a text
-    best_cells                        the cells whose activation correlates most with such a property
+    line_position, inside_brackets,   simple properties of every character of a text
+    speaker_lines, word_position
+    correlations, best_cells          each cell's correlation with such a property; the strongest cells
 
 The pictures (coloured text, the cell widget) are in utils.viz.cells. The idea follows Karpathy,
 Johnson and Fei-Fei (2015), "Visualizing and understanding recurrent networks".
@@ -82,6 +83,53 @@ def inside_brackets(text, open_char="[", close_char="]"):
     return out
 
 
+def speaker_lines(text):
+    """1.0 for the characters of a line that names the speaker, else 0.0.
+
+    In this corpus a speech starts after a blank line with the speaker's name alone on its
+    line, ending with a period: "Ham.", "OTHELLO.", "First Witch." (the newline is included).
+    """
+    text = check_text("speaker_lines", text)
+    out = np.zeros(len(text))
+    start = 0
+    for line in text.split("\n"):
+        stop = start + len(line)
+        after_blank = start >= 2 and text[start - 2:start] == "\n\n" or start == 0
+        heading = line.startswith(("[", "ACT", "Act", "SCENE", "Scene"))
+        if after_blank and line.endswith(".") and 1 < len(line) <= 30 and not heading:
+            out[start:stop + 1] = 1.0
+        start = stop + 1
+    return out
+
+
+def word_position(text):
+    """For every character, how many letters precede it in its word (0 on a non-letter)."""
+    text = check_text("word_position", text)
+    out = np.zeros(len(text))
+    pos = 0
+    for k, ch in enumerate(text):
+        pos = pos + 1 if ch.isalpha() else 0
+        out[k] = max(pos - 1, 0)
+    return out
+
+
+def correlations(activations, feature):
+    """Pearson correlation of every cell's activation over time with a feature.
+
+    activations: (T, H) array (e.g. the c of lstm_cell_trace); feature: (T,) numbers.
+    Returns: (H,) array (0 for a cell that never changes).
+    """
+    A = np.asarray(activations, dtype=np.float64)
+    f = np.asarray(feature, dtype=np.float64)
+    if A.ndim != 2 or f.shape != (A.shape[0],):
+        raise ValueError(f"correlations: activations must be (T, H) and feature (T,), got {A.shape} and {f.shape}")
+    if f.std() == 0:
+        raise ValueError("best_cells / correlations: the feature is constant over the text, so no correlation is defined")
+    A0 = A - A.mean(axis=0)
+    std = A.std(axis=0)
+    return (A0 * ((f - f.mean()) / f.std())[:, None]).mean(axis=0) / np.where(std > 0, std, np.inf)
+
+
 def best_cells(activations, feature, top=3):
     """Cells whose activation over time correlates most (in absolute value) with a feature.
 
@@ -89,15 +137,7 @@ def best_cells(activations, feature, top=3):
     top: how many cells to return.
     Returns: list of (cell index, Pearson correlation), strongest first.
     """
-    A = np.asarray(activations, dtype=np.float64)
-    f = np.asarray(feature, dtype=np.float64)
-    if A.ndim != 2 or f.shape != (A.shape[0],):
-        raise ValueError(f"best_cells: activations must be (T, H) and feature (T,), got {A.shape} and {f.shape}")
-    if f.std() == 0:
-        raise ValueError("best_cells: the feature is constant over the text, so no correlation is defined")
     top = validate.positive_int("best_cells", "top", top)
-    A0 = A - A.mean(axis=0)
-    std = A.std(axis=0)
-    corr = (A0 * ((f - f.mean()) / f.std())[:, None]).mean(axis=0) / np.where(std > 0, std, np.inf)
+    corr = correlations(activations, feature)
     order = np.argsort(-np.abs(corr), kind="stable")[:top]
     return [(int(k), float(corr[k])) for k in order]

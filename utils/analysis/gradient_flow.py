@@ -13,7 +13,7 @@ import torch
 
 from utils import validate
 from utils.course import torch_threads
-from utils.models.cells import cell_step
+from utils.models.cells import FLOW_CELLS, cell_step
 from utils.models.weights import make_cell_weights, recurrent_block
 
 MAX_LENGTH = 5000  # a guard against typing an extra zero; each step costs a backward call
@@ -50,13 +50,16 @@ def _rms_log10(log10_norms):
 def log_gradient_norms(cell, weights, x, seed=0):
     """log10 of ||dL/dh_t|| (and ||dL/dc_t|| for an LSTM) at every step, for any cell.
 
-    cell: "vanilla", "lstm" or "gru"; weights: dict in the course layout (make_cell_weights or
+    cell: "vanilla", "residual", "lstm" or "gru"; weights: dict in the course layout (make_cell_weights or
     weights_from_module); x: (B, T, D) inputs (numpy or torch); seed: picks the unit vectors v_b
     of the loss L = sum_b v_b . h_T[b].
-    Returns: dict with "h" (T,) and "c" (T,) or None: log10 of the root mean square over the
-    batch of ||dL/dh_t|| (||dL/dc_t||); entry T-1 of "h" is 0 (norm 1). dL/dh_t is the gradient
-    with respect to the state h_t (what lstm_backward carries as dprev_h); dL/dc_t is the total
-    gradient of the cell state, through c_{t+1} and through h_t = o_t * tanh(c_t).
+    Returns: dict with "h" (T,), "c" (T,) or None and "c_direct" (T,) or None: log10 of the
+    root mean square over the batch of ||dL/dh_t|| (||dL/dc_t||); entry T-1 of "h" is 0 (norm 1).
+    dL/dh_t is the gradient with respect to the state h_t (what lstm_backward carries as
+    dprev_h); dL/dc_t is the total gradient of the cell state, through c_{t+1} and through
+    h_t = o_t * tanh(c_t). "c_direct" is the part of dL/dc_t that comes back along the cell
+    state alone, dL/dc_T * f_T * ... * f_(t+1) with the forget gates of this run: the path with
+    no weight matrix. The rest of dL/dc_t arrives through h and the gates.
 
     The backward walk renormalises the gradient after every step and keeps the logarithm of
     the scale, so norms like 1e-300 or 1e+300 come out as finite numbers instead of 0 or inf.
@@ -67,7 +70,7 @@ def log_gradient_norms(cell, weights, x, seed=0):
 
 def _log_gradient_norms(cell, weights, x, seed):
     fname = "log_gradient_norms"
-    cell = validate.choice_of_cell(fname, cell)
+    cell = validate.choice_of_cell(fname, cell, FLOW_CELLS)
     W = {k: torch.as_tensor(np.asarray(v), dtype=torch.float64) for k, v in weights.items()}
     H = W["Wh"].shape[0]
     x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
@@ -79,17 +82,21 @@ def _log_gradient_norms(cell, weights, x, seed):
     with torch.no_grad():  # forward pass once, keeping every state
         states = [tuple(torch.zeros(B, H, dtype=torch.float64) for _ in range(n_state))]
         c_to_h = [None]  # LSTM: dh_t/dc_t = o_t * (1 - tanh(c_t)^2), elementwise
+        forget = [None]  # LSTM: f_t, the factor of the cell-state path from c_(t-1) to c_t
         for t in range(T):
             if cell == "lstm":
-                o = torch.sigmoid(x[:, t] @ W["Wx"][:, 2 * H:3 * H] + states[-1][0] @ W["Wh"][:, 2 * H:3 * H]
-                                  + W["b"][2 * H:3 * H])
+                gates = torch.sigmoid(x[:, t] @ W["Wx"][:, H:3 * H] + states[-1][0] @ W["Wh"][:, H:3 * H]
+                                      + W["b"][H:3 * H])
+                f, o = gates[:, :H], gates[:, H:]
             states.append(cell_step(cell, W, x[:, t], states[-1]))
             if cell == "lstm":
                 c_to_h.append(o * (1 - torch.tanh(states[-1][1]) ** 2))
+                forget.append(f)
     v = torch.as_tensor(np.random.default_rng(seed).normal(size=(B, H)), dtype=torch.float64)
     grad = [v / v.norm(dim=1, keepdim=True)] + [torch.zeros(B, H, dtype=torch.float64)] * (n_state - 1)
     log_scale = np.zeros(B)  # log10 of the factor divided out of grad so far, per sequence
     out_h, out_c = np.zeros(T), np.zeros(T) if cell == "lstm" else None
+    out_direct = _cell_path_log_norms(grad[0] * c_to_h[T], forget) if cell == "lstm" else None
 
     def record(t):  # out_h[t] and out_c[t] describe h_{t+1}, c_{t+1} (steps counted from 1)
         out_h[t] = _rms_log10(np.log10(np.maximum(grad[0].norm(dim=1).numpy(), 1e-300)) + log_scale)
@@ -109,27 +116,45 @@ def _log_gradient_norms(cell, weights, x, seed):
         grad = [g / torch.as_tensor(total)[:, None] for g in grad]
         log_scale += np.log10(total)
         record(t - 1)
-    return {"h": out_h, "c": out_c}
+    return {"h": out_h, "c": out_c, "c_direct": out_direct}
+
+
+def _cell_path_log_norms(dc_last, forget):
+    """log10 RMS over the batch of ||dc_T * f_T * ... * f_(t+1)||, t = T..1, without underflow.
+
+    dc_last: (B, H) gradient of c_T; forget: [None, f_1, ..., f_T], each (B, H).
+    """
+    T = len(forget) - 1
+    log_abs = torch.log(dc_last.abs().clamp_min(1e-300)).numpy()  # (B, H), natural log
+    out = np.zeros(T)
+    for t in range(T, 0, -1):  # out[t-1] describes c_t
+        top = log_abs.max(axis=1, keepdims=True)
+        norms = top[:, 0] + 0.5 * np.log(np.sum(np.exp(2 * (log_abs - top)), axis=1))  # ln ||.|| per sequence
+        out[t - 1] = _rms_log10(norms / np.log(10.0))
+        log_abs = log_abs + torch.log(forget[t]).numpy()
+    return out
 
 
 def gradient_norms_through_time(cell="vanilla", radius=1.0, input_scale=1.0, length=100,
                                 hidden_size=32, forget_bias=1.0, batch_size=8, seed=0):
     """||dL/dh_t|| for an untrained cell with the given spectral radius and input scale.
 
-    cell: "vanilla", "lstm" or "gru"; radius: spectral radius of the recurrent blocks (> 0);
+    cell: "vanilla", "residual", "lstm" or "gru"; radius: spectral radius of the recurrent blocks (> 0);
     input_scale: std of x_t @ Wx (>= 0, larger values push tanh and the gates into saturation);
     length: T (>= 1); hidden_size: H; forget_bias: LSTM forget-gate bias; batch_size: number of
     random input sequences (x_t standard normal); seed: weights, inputs and loss vectors.
-    Returns: dict with "log10_h" (T,), "log10_c" (T,) or None, "W" the (H, H) recurrent block,
+    Returns: dict with "log10_h" (T,), "log10_c" (T,) or None, "log10_c_direct" (T,) or None
+    (see log_gradient_norms), "W" the (H, H) recurrent block,
     "weights" (the full dict) and the settings.
     """
     fname = "gradient_norms_through_time"
-    cell = validate.choice_of_cell(fname, cell)
+    cell = validate.choice_of_cell(fname, cell, FLOW_CELLS)
     length = validate.positive_int(fname, "length", length, MAX_LENGTH)
     batch_size = validate.positive_int(fname, "batch_size", batch_size, 4096)
     weights = make_cell_weights(cell, hidden_size, 4, radius, input_scale, forget_bias, seed)
     x = np.random.default_rng(seed + 1).normal(size=(batch_size, length, 4))
     logs = log_gradient_norms(cell, weights, x, seed=seed + 2)
-    return {"log10_h": logs["h"], "log10_c": logs["c"], "W": recurrent_block(cell, weights),
+    return {"log10_h": logs["h"], "log10_c": logs["c"], "log10_c_direct": logs["c_direct"],
+            "W": recurrent_block(cell, weights),
             "weights": weights, "cell": cell, "radius": float(radius),
             "input_scale": float(input_scale), "length": length, "forget_bias": float(forget_bias)}

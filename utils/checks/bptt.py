@@ -7,7 +7,8 @@ differences of the reference forward pass) and with torch autograd on the same n
 import numpy as np
 import torch
 
-from utils.checks.core import CheckFailed, call_student, expect_array, expect_tuple, expect_unchanged, passed
+from utils.checks.core import (CheckFailed, call_student, exercise_check, expect_array, expect_tuple,
+                               expect_unchanged, passed, slip_hint)
 from utils.gradcheck import eval_numerical_gradient_array
 from utils.data.text import make_streams
 from utils.layers import rnn_forward, rnn_step_forward
@@ -58,6 +59,28 @@ def _compare_grads(name, got, inputs, dout, forward_np, forward_torch, names, la
         expect_array(name, g, num, what=f"{what} ({label}, vs numerical gradient)", rtol=1e-6)
 
 
+def _affine_backward(da, x, prev_h, Wx, Wh):
+    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+
+TANH_SLIPS = {  # the idea to revisit -> dL/da as a student who made that slip computes it
+    "the gradient skips the tanh: on its way from h_t back to a it is multiplied elementwise by "
+    "tanh'(a)": lambda d, prev_h, next_h: d,
+    "the slope that matters is the one of this step's tanh, whose output is next_h, not prev_h":
+        lambda d, prev_h, next_h: d * (1 - prev_h ** 2),
+    "the cache holds next_h = tanh(a) already; tanh'(a) can be written with it, without another tanh":
+        lambda d, prev_h, next_h: d * (1 - np.tanh(next_h) ** 2),
+}
+
+
+def _tanh_slip_hint(got, dnext, cache):
+    """Name the derivation slip whose gradients the student's answer matches, if any."""
+    x, prev_h, Wx, Wh, next_h = cache
+    return slip_hint(got, {idea: lambda da_of=da_of: _affine_backward(da_of(dnext, prev_h, next_h), x, prev_h, Wx, Wh)
+                           for idea, da_of in TANH_SLIPS.items()})
+
+
+@exercise_check
 def check_rnn_step_backward(student_fn, seed=0):
     """Check ``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db)``.
 
@@ -74,12 +97,16 @@ def check_rnn_step_backward(student_fn, seed=0):
         dnext_before = dnext.copy()
         got = expect_tuple(name, call_student(name, student_fn, dnext, cache), GRAD_NAMES_STEP)
         expect_unchanged(name, dnext_before, dnext, "dnext_h")
-        _compare_grads(name, got, inputs, dnext, lambda *a: rnn_step_forward(*a)[0],
-                       _torch_rnn_step, GRAD_NAMES_STEP, f"case N={N}, D={D}, H={H}")
+        try:
+            _compare_grads(name, got, inputs, dnext, lambda *a: rnn_step_forward(*a)[0],
+                           _torch_rnn_step, GRAD_NAMES_STEP, f"case N={N}, D={D}, H={H}")
+        except CheckFailed as exc:
+            raise CheckFailed(f"{exc}{_tanh_slip_hint(got, dnext, cache)}") from None
     passed(name, "all five gradients match torch autograd (rel. error < 1e-8) and numerical "
                  "gradients (< 1e-6)")
 
 
+@exercise_check
 def check_rnn_backward(student_fn, seed=1):
     """Check ``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)`` on the reference forward's cache."""
     name = "rnn_backward"
@@ -108,6 +135,7 @@ def check_rnn_backward(student_fn, seed=1):
                  "gradients (< 1e-6), including a loss at the last step only")
 
 
+@exercise_check
 def check_make_streams(student_fn):
     """Check ``make_streams(ids, batch_size) -> (B, L)`` against the reference batching."""
 
@@ -121,6 +149,7 @@ def check_make_streams(student_fn):
     passed(name, "matches the reference batching into contiguous streams on 4 cases")
 
 
+@exercise_check
 def check_tbptt_epoch(student_fn, seed=0):
     """Check ``tbptt_epoch(model, streams, seq_len, optimizer) -> losses`` against the reference.
 

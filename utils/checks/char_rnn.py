@@ -1,11 +1,12 @@
 """Checks of notebook 02 (character-level language model)."""
 import numpy as np
 
-from utils.checks.core import CheckFailed, call_student, expect_array, passed
+from utils.checks.core import CheckFailed, call_student, exercise_check, expect_array, passed
 from utils.layers.losses import step_losses
 from utils.layers.sampling import temperature_probs
 
 
+@exercise_check
 def check_step_losses(student_fn, seed=0):
     """Check ``step_losses(scores (T, V), targets (T,)) -> (T,)`` per-step cross-entropy."""
     name = "step_losses"
@@ -20,6 +21,7 @@ def check_step_losses(student_fn, seed=0):
     passed(name, f"matches the reference on {len(cases)} cases, including large scores")
 
 
+@exercise_check
 def check_temperature_probs(student_fn, seed=1):
     """Check ``temperature_probs(scores (V,), temperature) -> (V,)`` for several temperatures."""
     name = "temperature_probs"
@@ -32,6 +34,7 @@ def check_temperature_probs(student_fn, seed=1):
     passed(name, "matches the reference at temperatures 1, 0.5, 2 and 0.1")
 
 
+@exercise_check
 def check_sample_index(student_fn, seed=2, draws=4000):
     """Check ``sample_index(probs (V,), rng) -> int`` draws with the right frequencies.
 

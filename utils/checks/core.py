@@ -6,7 +6,18 @@ reference implementation in ``utils.layers`` and either prints one stable line s
 single ``✗`` line (see ``_render_traceback_``), not as a traceback through this module.
 
 The per-notebook checks live next to this file: ``utils.checks.rnn_basics`` for 01, and so on.
+
+An unsolved exercise. ``call_student`` turns the student's ``NotImplementedError`` into
+``ExerciseNotImplemented``. A check function decorated with ``@exercise_check`` then prints one
+line starting with ``…`` and returns, so that a teacher can run a fresh lecture top to bottom
+in class. When the notebook is graded (``grading()``: nbgrader's autograder sets
+NBGRADER_EXECUTION, the course's self-check sets COURSE_SELFCHECK) the error is raised as
+before, so the exercise fails and the self-check reports it as "not implemented".
 """
+import contextlib
+import functools
+import io
+import os
 import traceback
 
 import numpy as np
@@ -32,6 +43,75 @@ class ExerciseNotImplemented(_CourseMessage):
     """The exercise cell still raises NotImplementedError."""
 
     symbol = "…"
+
+
+# Environment variables under which an unsolved exercise must fail its check instead of printing.
+SELFCHECK_VARIABLE = "COURSE_SELFCHECK"  # set by utils.tools.selfcheck while it runs a notebook
+GRADING_VARIABLES = ("NBGRADER_EXECUTION", SELFCHECK_VARIABLE)
+
+
+def grading():
+    """True when the notebook runs under a grader (nbgrader or the course's self-check)."""
+    return any(os.environ.get(name) for name in GRADING_VARIABLES)
+
+
+def exercise_check(check):
+    """Decorator for a check function: an unsolved exercise prints one line instead of stopping.
+
+    Outside a grader, ``ExerciseNotImplemented`` becomes the printed line
+    ``… <name>: not implemented yet. ...`` and the check returns None; under a grader (see
+    ``grading``) it propagates. Wrong answers (CheckFailed) always raise.
+    """
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except ExerciseNotImplemented as exc:
+            if grading():
+                raise
+            print(f"{exc.symbol} {exc}")
+            return None
+    return run
+
+
+def student_or_reference(name, student_fn, reference_fn, check):
+    """The student's function if it passes its check, else the course's reference.
+
+    name: the exercise name, for the printed line; check: the exercise's check function.
+    Demonstrations use it to run on the student's own code once it is right, and still run
+    (on the reference) before. Prints one line saying which one is used.
+    Returns: student_fn or reference_fn.
+    """
+    raw_check = getattr(check, "__wrapped__", check)  # undecorated: raises on an unsolved exercise
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the check's own line is not wanted here
+            raw_check(student_fn)
+    except (ExerciseNotImplemented, CheckFailed) as exc:
+        why = "not implemented yet" if isinstance(exc, ExerciseNotImplemented) else "does not pass its check yet"
+        print(f"using the course's reference {name} (yours {why})")
+        return reference_fn
+    print(f"using your {name}")
+    return student_fn
+
+
+def slip_hint(got, slips):
+    """A hint naming the known mistake whose result the student's answer matches, if any.
+
+    got: the student's result, an array or a tuple of arrays; slips: {the idea to revisit: a
+    function of no arguments returning what that mistake gives, of the same structure}.
+    Returns: "\nYour result is that of a known slip: <idea>." or "" when nothing matches.
+    """
+    got = got if isinstance(got, (tuple, list)) else (got,)
+    for idea, result_of_slip in slips.items():
+        wrong = result_of_slip()
+        wrong = wrong if isinstance(wrong, (tuple, list)) else (wrong,)
+        try:
+            if len(got) == len(wrong) and all(np.allclose(as_numpy(g).astype(np.float64), w)
+                                              for g, w in zip(got, wrong)):
+                return f"\nYour result is that of a known slip: {idea}."
+        except (TypeError, ValueError, AttributeError):
+            return ""
+    return ""
 
 
 def passed(name, detail):

@@ -7,7 +7,8 @@ singular value differs from their spectral radius.
 """
 import numpy as np
 
-from utils.checks.core import CheckFailed, call_student, expect_array, expect_tuple, expect_unchanged, passed
+from utils.checks.core import (CheckFailed, call_student, exercise_check, expect_array, expect_tuple,
+                               expect_unchanged, passed, slip_hint)
 from utils.analysis.clipping import clip_by_global_norm
 from utils.analysis.gradient_flow import gradient_norms_reference
 from utils.models.weights import scale_to_spectral_radius
@@ -22,6 +23,29 @@ def _nonsymmetric(rng, H, scale=1.0):
     return W * scale
 
 
+def _norms_with(step, h, dh_last):
+    """The norms a backward walk gives with ``step(d, t)`` as its one step back."""
+    N, T, _ = h.shape
+    norms, d = np.zeros((N, T)), dh_last
+    norms[:, -1] = np.linalg.norm(d, axis=1)
+    for t in range(T - 1, 0, -1):
+        d = step(d, t)
+        norms[:, t - 1] = np.linalg.norm(d, axis=1)
+    return norms
+
+
+def _step_back_hint(got, args):
+    """Name the derivation slip whose norms the student's answer matches, if any."""
+    h, Wh, dh_last = args
+    slips = {
+        "tanh' of the earlier state": lambda d, t: (d * (1 - h[:, t - 1] ** 2)) @ Wh.T,
+        "Wh instead of Wh.T": lambda d, t: (d * (1 - h[:, t] ** 2)) @ Wh,
+        "no tanh'": lambda d, t: d @ Wh.T,
+    }
+    return slip_hint(got, {slip: lambda step=step: _norms_with(step, h, dh_last) for slip, step in slips.items()})
+
+
+@exercise_check
 def check_gradient_norms(student_fn, seed=0):
     """Check ``gradient_norms(h, Wh, dh_last) -> norms (N, T)`` against the reference."""
     name = "gradient_norms"
@@ -47,8 +71,10 @@ def check_gradient_norms(student_fn, seed=0):
             raise CheckFailed(
                 f"{name}: the last column (||dh_last||) is right but column t={col} differs "
                 f"({T - 1 - col} steps back): expected {expected[0, col]:.6g} for sequence 0, got "
-                f"{got_arr[0, col]:.6g}. One step back is dL/dh_(t-1) = (dL/dh_t * (1 - h_t**2)) @ Wh.T, "
-                f"using h at step t, not t-1 ({label})")
+                f"{got_arr[0, col]:.6g} ({label}). The first step back is already wrong, so look at "
+                f"the Jacobian dh_t/dh_(t-1): whose tanh' does it contain (the slope of the step that "
+                f"produced h_t), and in the row-vector form of the code, is it Wh or Wh.T that "
+                f"multiplies the gradient?{_step_back_hint(got_arr, args)}")
         expect_array(name, got, expected, what=label)
         for before, after, arg in zip(args, copies, ("h", "Wh", "dh_last")):
             expect_unchanged(name, before, after, arg)
@@ -56,6 +82,7 @@ def check_gradient_norms(student_fn, seed=0):
                  f"vanishing and exploding (max relative error < 1e-8)")
 
 
+@exercise_check
 def check_scale_to_spectral_radius(student_fn, seed=1):
     """Check ``scale_to_spectral_radius(W, radius) -> W_scaled`` on non-normal matrices."""
     name = "scale_to_spectral_radius"
@@ -87,6 +114,7 @@ def _grad_list(rng, scale):
     return [rng.normal(scale=scale, size=s) for s in shapes]
 
 
+@exercise_check
 def check_clip_by_global_norm(student_fn, seed=2):
     """Check ``clip_by_global_norm(grads, max_norm) -> (clipped, total_norm)``."""
     name = "clip_by_global_norm"

@@ -10,7 +10,8 @@ gates are neither all 0.5 nor saturated.
 import numpy as np
 import torch
 
-from utils.checks.core import CheckFailed, call_student, expect_array, expect_tuple, expect_unchanged, passed
+from utils.checks.core import (CheckFailed, call_student, exercise_check, expect_array, expect_tuple,
+                               expect_unchanged, passed, slip_hint)
 from utils.gradcheck import eval_numerical_gradient_array
 from utils.layers import lstm_forward, lstm_step_forward
 from utils.models.cells import GRUFromEquations, copy_gru_from_torch
@@ -41,6 +42,7 @@ def _gate_order_hint(got, args):
     return ""
 
 
+@exercise_check
 def check_lstm_step_forward(student_fn, seed=0):
     """Check ``lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) -> (next_h, next_c, cache)``."""
     name = "lstm_step_forward"
@@ -94,6 +96,39 @@ def _forward_or_fail(name, forward_name, forward_fn, args, n_out, check_outputs)
     return result
 
 
+def _lstm_step_backward_with(slip, dnext_h, dnext_c, args):
+    """The LSTM step's six gradients computed with one derivation slip (see LSTM_SLIPS)."""
+    x, prev_h, prev_c, Wx, Wh, _ = args
+    _, _, (_, _, _, _, _, i, f, o, g, tanh_c) = lstm_step_forward(*args)
+    do = dnext_h if slip == "do without tanh(c_t)" else dnext_h * tanh_c
+    through_h = {"dc without the path through h_t": 0.0,
+                 "the path through h_t without tanh'(c_t)": dnext_h * o}.get(slip, dnext_h * o * (1 - tanh_c ** 2))
+    dc = dnext_c + through_h
+    sig = (lambda s: s) if slip == "sigma' written as sigma" else (lambda s: s * (1 - s))
+    dg_local = 1.0 if slip == "no tanh' for g" else 1 - g ** 2
+    da = np.concatenate([dc * g * sig(i), dc * prev_c * sig(f), do * sig(o), dc * i * dg_local], axis=1)
+    return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+
+LSTM_SLIPS = {  # a derivation slip -> the idea to revisit
+    "dc without the path through h_t": "c_t is used twice, as an output and inside h_t = o * tanh(c_t); "
+                                        "its gradient must collect both uses",
+    "the path through h_t without tanh'(c_t)": "on the way from h_t back to c_t the gradient also passes the "
+                                                "tanh of tanh(c_t)",
+    "do without tanh(c_t)": "in h_t = o * tanh(c_t), the gradient of one factor is the upstream gradient times "
+                            "the other factor",
+    "sigma' written as sigma": "the slope of the sigmoid is sigma * (1 - sigma), written with the gate's value",
+    "no tanh' for g": "g = tanh(a_g): its block of da needs the tanh's slope too",
+}
+
+
+def _lstm_slip_hint(got, dnext_h, dnext_c, args):
+    """Name the derivation slip whose gradients the student's answer matches, if any."""
+    return slip_hint(got, {idea: lambda slip=slip: _lstm_step_backward_with(slip, dnext_h, dnext_c, args)
+                           for slip, idea in LSTM_SLIPS.items()})
+
+
+@exercise_check
 def check_lstm_step_backward(forward_fn, backward_fn, seed=1):
     """Check ``lstm_step_backward(dnext_h, dnext_c, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db)``.
 
@@ -122,14 +157,16 @@ def check_lstm_step_backward(forward_fn, backward_fn, seed=1):
             try:
                 expect_array(name, g, num, what=f"{what} ({label})", rtol=1e-6)
             except CheckFailed as exc:
-                hint = {"dprev_c": "\nThe cell state goes back through one elementwise product: "
-                                   "dprev_c = dc * f, where dc collects dnext_c and the path through "
-                                   "next_h = o * tanh(next_c)."}.get(what, "")
+                hint = _lstm_slip_hint(got, douts[0], douts[1], args)
+                if not hint and what == "dprev_c":
+                    hint = ("\nc_(t-1) reaches the loss only through c_t = f * c_(t-1) + i * g: one "
+                            "elementwise product; and the gradient of c_t collects both of its uses.")
                 raise CheckFailed(f"{exc}{hint}") from None
     passed(name, "all six gradients match numerical gradients on 2 random cases "
                  "(relative error < 1e-6)")
 
 
+@exercise_check
 def check_lstm_forward(student_fn, seed=2):
     """Check ``lstm_forward(x, h0, Wx, Wh, b) -> (h, cache)`` with h0 given and h0=None."""
     name = "lstm_forward"
@@ -152,6 +189,7 @@ def check_lstm_forward(student_fn, seed=2):
                  f"h0=None (max relative error < 1e-8)")
 
 
+@exercise_check
 def check_lstm_backward(forward_fn, backward_fn, seed=3):
     """Check ``lstm_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``.
 
@@ -185,6 +223,7 @@ def check_lstm_backward(forward_fn, backward_fn, seed=3):
                  f"cases (relative error < 1e-6)")
 
 
+@exercise_check
 def check_gru_step(student_fn, seed=4):
     """Check the torch ``gru_step(x, h, Wx, Wh, bx, bh) -> next_h`` against torch.nn.GRU.
 

@@ -5,7 +5,7 @@ weight matrix is caught), a non-zero initial state and inputs large enough for t
 """
 import numpy as np
 
-from utils.checks.core import CheckFailed, call_student, expect_array, expect_tuple, expect_unchanged, passed
+from utils.checks.core import CheckFailed, call_student, exercise_check, expect_array, expect_tuple, expect_unchanged, passed
 from utils.layers import rnn_forward, rnn_step_forward, temporal_affine_forward
 
 CASES = [(3, 5, 4, 6), (2, 7, 6, 3), (1, 4, 8, 5)]  # (N, D, H, T)
@@ -20,6 +20,7 @@ def _rnn_params(rng, N, D, H):
     return x, prev_h, Wx, Wh, b
 
 
+@exercise_check
 def check_rnn_step_forward(student_fn, seed=0):
     """Check ``rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)``."""
     name = "rnn_step_forward"
@@ -36,6 +37,7 @@ def check_rnn_step_forward(student_fn, seed=0):
                  f"(max relative error < 1e-8)")
 
 
+@exercise_check
 def check_rnn_forward(student_fn, seed=1):
     """Check ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)`` with h0 given and with h0=None."""
     name = "rnn_forward"
@@ -55,6 +57,7 @@ def check_rnn_forward(student_fn, seed=1):
                  f"and h0=None (max relative error < 1e-8)")
 
 
+@exercise_check
 def check_output_projection(student_fn, seed=2):
     """Check ``output_projection(h, Wy, by) -> scores`` of shape (N, T, V)."""
     name = "output_projection"

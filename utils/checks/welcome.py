@@ -1,10 +1,11 @@
 """Check of notebook 00 (welcome): the warm-up exercise ``softmax``."""
 import numpy as np
 
-from utils.checks.core import CheckFailed, call_student, expect_array, passed
+from utils.checks.core import CheckFailed, call_student, exercise_check, expect_array, passed
 from utils.layers import softmax
 
 
+@exercise_check
 def check_softmax(student_fn, seed=0):
     """Check ``softmax(scores) -> probs`` over the last axis, also for very large scores."""
     name = "softmax"

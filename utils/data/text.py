@@ -1,5 +1,8 @@
 """Character-level text data: vocabulary, the Shakespeare corpus, splits and batching (numpy).
 
+Splits: split_by_position holds out the end of the corpus; split_train_val_heldout also
+keeps an in-distribution validation part, cut out of the training text.
+
 The batching functions take a 1-D array of character ids and return int64 arrays:
     make_streams + iter_chunks : contiguous streams for truncated BPTT with a carried state
     random_batch               : independent random windows for ordinary minibatch training
@@ -151,6 +154,32 @@ def split_by_position(ids, val_fraction=0.1):
         raise ValueError(f"split_by_position: {len(ids)} ids are too few to split with "
                          f"val_fraction={val_fraction} (each part needs at least 2)")
     return ids[:-n_val], ids[-n_val:]
+
+
+def split_train_val_heldout(ids, heldout_start, val_chars=20_000, val_blocks=10):
+    """Three parts, to tell overfitting from a change of text: train, validation, held-out.
+
+    ids: (N,) character ids; heldout_start: the position where the held-out text begins (e.g.
+    the first character of a play that is never trained on); the held-out part is
+    ids[heldout_start:]. The validation part is in-distribution: val_blocks blocks of
+    val_chars // val_blocks ids, evenly spread over ids[:heldout_start] and cut out of the
+    training text, so it comes from the same plays as the training text but is never trained on.
+    Returns: train_ids, val_ids (val_chars rounded down to a multiple of val_blocks), heldout_ids.
+    """
+    ids = _as_1d_ids(ids, "split_train_val_heldout")
+    heldout_start = validate.int_in_range("split_train_val_heldout", "heldout_start", heldout_start, 1, len(ids) - 2)
+    val_blocks = validate.positive_int("split_train_val_heldout", "val_blocks", val_blocks)
+    block = validate.positive_int("split_train_val_heldout", "val_chars // val_blocks", val_chars // val_blocks)
+    if val_blocks * block * 2 > heldout_start:
+        raise ValueError(f"split_train_val_heldout: {val_blocks * block} validation ids would take more than "
+                         f"half of the {heldout_start} ids before heldout_start")
+    stride = heldout_start / val_blocks
+    starts = [int(stride * (k + 0.5)) - block // 2 for k in range(val_blocks)]  # block k centred in slice k
+    keep = np.ones(heldout_start, dtype=bool)
+    for s in starts:
+        keep[s:s + block] = False
+    before = ids[:heldout_start]
+    return before[keep], before[~keep], ids[heldout_start:]
 
 
 def make_streams(ids, batch_size):

@@ -1,7 +1,7 @@
 """Recurrent cells in PyTorch, written from the equations, that match torch.nn.RNN / LSTM / GRU.
 
     CELLS, CELL_MODULES            the course's cell names ("vanilla", "lstm", "gru") and torch's modules
-    vanilla_step, lstm_step, gru_step, cell_step   one step on tensors, the equations line by line
+    vanilla_step, residual_step, lstm_step, gru_step, cell_step   one step on tensors, the equations
     lstm_recurrence, gru_recurrence                the part of a step that needs h (input part precomputed)
     LSTMFromEquations              a whole-sequence LSTM layer (gate order i, f, o, g)
     GRUFromEquations               a whole-sequence GRU layer (gate order r, z, n)
@@ -25,6 +25,9 @@ from torch import nn
 from utils import validate
 
 CELLS = ("vanilla", "lstm", "gru")  # the course's names; "vanilla" is torch's nn.RNN with tanh
+# The gradient-flow figures of 04 and 05 also know a residual RNN, h_t = h_{t-1} + tanh(...):
+# a vanilla step added to an identity path through time (no torch module, no training).
+FLOW_CELLS = CELLS + ("residual",)
 CELL_MODULES = {"vanilla": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 TORCH_LSTM_GATES = ("i", "f", "g", "o")  # row blocks of nn.LSTM.weight_ih_l0 / weight_hh_l0
 COURSE_LSTM_GATES = ("i", "f", "o", "g")  # column blocks of Wx / Wh here and in utils.layers
@@ -277,16 +280,28 @@ def vanilla_step(x, h, Wx, Wh, b):
     return torch.tanh(x @ Wx + h @ Wh + b)
 
 
+def residual_step(x, h, Wx, Wh, b):
+    """One residual RNN step: next_h = h + tanh(x @ Wx + h @ Wh + b), shapes as vanilla_step.
+
+    The identity path h -> next_h carries the gradient back unchanged, like the skip connection
+    of a residual network (He et al., 2016) laid along time; its Jacobian is I + W_hh diag(tanh').
+    """
+    return h + torch.tanh(x @ Wx + h @ Wh + b)
+
+
 def cell_step(cell, weights, x, state):
     """One step of any course cell on torch tensors.
 
-    cell: "vanilla", "lstm" or "gru"; weights: course-layout tensors (see weights_from_module);
+    cell: "vanilla", "residual", "lstm" or "gru"; weights: course-layout tensors (see
+    weights_from_module; a residual cell has the vanilla layout);
     x: (B, D); state: (h,) or, for an LSTM, (h, c), each (B, H).
     Returns: the new state, a tuple of the same structure.
     """
     W = weights
     if cell == "vanilla":
         return (vanilla_step(x, state[0], W["Wx"], W["Wh"], W["b"]),)
+    if cell == "residual":
+        return (residual_step(x, state[0], W["Wx"], W["Wh"], W["b"]),)
     if cell == "lstm":
         return lstm_step(x, state[0], state[1], W["Wx"], W["Wh"], W["b"])
     return (gru_step(x, state[0], W["Wx"], W["Wh"], W["bx"], W["bh"]),)

@@ -5,6 +5,8 @@
     evaluate_nats_per_char   held-out cross-entropy, streaming with the state carried
     next_char_probs          the distribution of the next character after a prefix
     sample                   warm the state on a prefix, then feed each sampled character back in
+    generate                 the same loop, with the temperature and sampling functions passed in
+    bigram_nats_per_char     the baseline without memory: P(next | current character), counted
 
 Training lives in utils.training.char_lm. Shapes: B batch, T time steps, V vocabulary size,
 H hidden size, L layers.
@@ -17,6 +19,7 @@ from torch import nn
 from utils import validate
 from utils.course import eval_mode, model_device
 from utils.data.text import iter_chunks, make_streams
+from utils.layers.sampling import sample_index, temperature_probs
 from utils.models.cells import CELL_MODULES, CELLS
 
 class CharLM(nn.Module):
@@ -158,3 +161,45 @@ def sample(model, vocab, prefix, n_chars, temperature=1.0, greedy=False, generat
             out.append(nxt)
             logits, state = model(torch.tensor([[nxt]], device=device), state)
     return prefix + vocab.decode(out)
+
+
+def generate(model, vocab, prefix, n_chars, temperature=1.0, rng=None, probs_fn=temperature_probs,
+             sample_fn=sample_index):
+    """Generate text like ``sample``, with the two choices of notebook 02 passed in as functions.
+
+    At every step the model's scores for the next character, a (V,) float64 numpy array, go
+    through ``probs_fn(scores, temperature)`` and the character is ``sample_fn(probs, rng)``
+    (the course's references by default, a student's own in notebook 02).
+    rng: a numpy Generator (default: seeded with 0). Returns: prefix + the generated characters.
+    """
+    n_chars = validate.int_in_range("generate", "n_chars", n_chars, 0)
+    validate.non_empty_str("generate", "prefix (it warms up the hidden state)", prefix)
+    prefix_ids = vocab.encode(prefix)
+    rng = np.random.default_rng(0) if rng is None else rng
+    device = model_device(model)
+    with eval_mode(model):
+        logits, state = model(torch.from_numpy(prefix_ids)[None].to(device))  # (1, T, V)
+        out = []
+        for _ in range(n_chars):
+            scores = logits[0, -1].double().cpu().numpy()  # (V,)
+            nxt = int(sample_fn(np.asarray(probs_fn(scores, temperature), dtype=np.float64), rng))
+            out.append(nxt)
+            logits, state = model(torch.tensor([[nxt]], device=device), state)
+    return prefix + vocab.decode(out)
+
+
+def bigram_nats_per_char(train_ids, eval_ids, vocab_size, alpha=0.1):
+    """Cross-entropy of a bigram model, P(next | current character), on eval_ids.
+
+    The probabilities are counts of character pairs in train_ids, plus alpha for every pair
+    (so a pair never seen in training still has a small probability). It is the best a model
+    can do that sees only the current character: no memory at all.
+    Returns: nats per character (a float).
+    """
+    train_ids = np.asarray(train_ids, dtype=np.int64)
+    eval_ids = np.asarray(eval_ids, dtype=np.int64)
+    V = validate.positive_int("bigram_nats_per_char", "vocab_size", vocab_size)
+    counts = np.full((V, V), float(alpha))
+    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
+    log_p = np.log(counts / counts.sum(axis=1, keepdims=True))  # (V, V): row = current, column = next
+    return float(-log_p[eval_ids[:-1], eval_ids[1:]].mean())

@@ -1,9 +1,13 @@
-"""The numpy model of the 'hello' example: a vanilla RNN (reference layers) and an output layer."""
+"""The numpy model of the 'hello' example: a vanilla RNN (reference layers) and an output layer.
+
+    init_hello_params, hello_scores   the model and its scores on a whole input sequence
+    hello_generate                    generation step by step: scores, probabilities, a sample fed back
+"""
 import numpy as np
 
 from utils import validate
 from utils.data.hello import HELLO_VOCAB
-from utils.layers import rnn_forward, temporal_affine_forward
+from utils.layers import rnn_forward, rnn_step_forward, sample_index, temperature_probs, temporal_affine_forward
 
 
 def init_hello_params(hidden_size=3, seed=0):
@@ -19,3 +23,32 @@ def hello_scores(params, x):
     """Scores (1, T, 4) of the model on one-hot inputs x (1, T, 4)."""
     h, _ = rnn_forward(x, None, params["Wx"], params["Wh"], params["b"])
     return temporal_affine_forward(h, params["Wy"], params["by"])[0]
+
+
+def hello_generate(params, first="h", steps=4, temperature=1.0, rng=None,
+                   probs_fn=temperature_probs, sample_fn=sample_index):
+    """Generate letters from the hello model one step at a time, feeding each sample back in.
+
+    first: the given first letter; steps: how many letters to generate; temperature: > 0;
+    rng: a numpy Generator (default: seeded with 0); probs_fn(scores (4,), temperature) -> (4,)
+    and sample_fn(probs (4,), rng) -> int: the functions that turn scores into a letter (the
+    course's references by default, a student's own in notebook 02).
+    Returns: a list with one dict per step: input (letter), x (4,) one-hot, h (H,) the new
+    hidden state, scores (4,), probs (4,), argmax (letter), sampled (letter).
+    """
+    steps = validate.positive_int("hello_generate", "steps", steps)
+    if first not in HELLO_VOCAB:
+        raise ValueError(f"hello_generate: first must be one of {HELLO_VOCAB}, got {first!r}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    H = params["Wh"].shape[0]
+    h, letter, records = np.zeros((1, H)), first, []
+    for _ in range(steps):
+        x = np.eye(len(HELLO_VOCAB))[[HELLO_VOCAB.index(letter)]]  # (1, 4) one-hot
+        h, _ = rnn_step_forward(x, h, params["Wx"], params["Wh"], params["b"])  # (1, H)
+        scores = h[0] @ params["Wy"] + params["by"]  # (4,)
+        probs = np.asarray(probs_fn(scores, temperature), dtype=np.float64)
+        sampled = HELLO_VOCAB[int(sample_fn(probs, rng))]
+        records.append({"input": letter, "x": x[0], "h": h[0].copy(), "scores": scores, "probs": probs,
+                        "argmax": HELLO_VOCAB[int(np.argmax(scores))], "sampled": sampled})
+        letter = sampled  # fed back in as the next input
+    return records

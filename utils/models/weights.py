@@ -13,6 +13,7 @@ Wh (H, 3H), bx, bh (3H,)} with blocks r, z, n.
 import numpy as np
 
 from utils import validate
+from utils.models.cells import FLOW_CELLS
 
 MAX_SIZE = 4096  # a guard against typing an extra zero in a hidden size
 
@@ -60,7 +61,7 @@ def make_cell_weights(cell, hidden_size=32, input_size=4, radius=1.0, input_scal
                       forget_bias=1.0, seed=0):
     """Weights of an untrained cell whose recurrent matrices have a chosen spectral radius.
 
-    cell: "vanilla", "lstm" or "gru"; hidden_size: H; input_size: D;
+    cell: "vanilla", "residual" (vanilla layout), "lstm" or "gru"; hidden_size: H; input_size: D;
     radius: spectral radius of every H x H recurrent block (W_hh, or each gate's block);
     input_scale: the input weights are scaled so that x_t @ Wx has standard deviation about
     input_scale when x_t is standard normal (0 disconnects the input);
@@ -70,13 +71,13 @@ def make_cell_weights(cell, hidden_size=32, input_size=4, radius=1.0, input_scal
     blocks i, f, o, g; gru {Wx (D, 3H), Wh (H, 3H), bx, bh (3H,)} with blocks r, z, n.
     """
     fname = "make_cell_weights"
-    cell = validate.choice_of_cell(fname, cell)
+    cell = validate.choice_of_cell(fname, cell, FLOW_CELLS)
     H = validate.positive_int(fname, "hidden_size", hidden_size, MAX_SIZE)
     D = validate.positive_int(fname, "input_size", input_size, MAX_SIZE)
     radius = validate.positive_number(fname, "radius", radius)
     input_scale = validate.finite_number(fname, "input_scale", input_scale, low=0)
     forget_bias = validate.finite_number(fname, "forget_bias", forget_bias)
-    k = {"vanilla": 1, "lstm": 4, "gru": 3}[cell]
+    k = {"vanilla": 1, "residual": 1, "lstm": 4, "gru": 3}[cell]
     rng = np.random.default_rng(seed)
     Wh = np.concatenate([random_recurrent_matrix(H, radius, seed=int(rng.integers(2 ** 31)))
                          for _ in range(k)], axis=1)

@@ -4,9 +4,13 @@
 
 How it works. The build stored the reference output of every check cell in that cell's
 metadata. This tool copies the notebook to a temporary folder, puts those reference outputs
-back into the check cells, marks every other cell as "run it, do not compare", and runs nbval
-on the copy in a fresh kernel. So what counts is what the student's code does now, not what
-the saved notebook shows. It then prints one line per exercise:
+back into the check cells, marks every other cell as "run it, do not compare", leaves out the
+cells tagged ``selfcheck-skip`` (training runs and figures that no check needs), and runs
+nbval on the copy in a fresh kernel. So what counts is what the student's code does now, not
+what the saved notebook shows. The kernel runs with COURSE_SELFCHECK set: checks then fail on
+an unsolved exercise instead of printing a line (see utils.checks.core.grading), and a
+self-check started from inside the notebook being checked refuses to run (it would check
+itself again, forever). It then prints one line per exercise:
 passed / wrong (with the first line of the check's message) / not implemented / not reached.
 Nothing is written next to the student's notebook. Exit status: 0 if every exercise passed,
 1 if some did not, 2 if the path is not a lecture notebook.
@@ -14,6 +18,7 @@ Nothing is written next to the student's notebook. Exit status: 0 if every exerc
 import argparse
 import contextlib
 import io
+import os
 import re
 import sys
 import tempfile
@@ -22,14 +27,20 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from utils.checks.core import SELFCHECK_VARIABLE
 from utils.tools.notebooks import COURSE_KEY, SANITIZE_FILE, check_name
 from utils.tools import nbval_settings
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SKIP_TAG = "selfcheck-skip"  # cell tag: no check needs this cell, the self-check leaves it out
 
 
 class NotALecture(Exception):
     """The path given is not a lecture notebook that the self-check can run."""
+
+
+class AlreadyRunning(Exception):
+    """A self-check was started from inside a notebook that a self-check is running."""
 
 
 def load_lecture(path):
@@ -57,6 +68,7 @@ def load_lecture(path):
 def prepare_copy(nb):
     """The notebook nbval runs: reference outputs in check cells, other cells unchecked."""
     nb = nbformat.from_dict(nb)  # a deep copy
+    nb.cells = [cell for cell in nb.cells if SKIP_TAG not in cell.get("metadata", {}).get("tags", [])]
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -114,7 +126,11 @@ def run_selfcheck(path, out=sys.stdout, verbose=False):
     verbose: also print nbval's own report (inputs and outputs of every failing cell).
 
     Returns: (exit status, {exercise: (status, detail)}).
+    Raises: NotALecture for a path that is not a lecture; AlreadyRunning inside a self-check.
     """
+    if os.environ.get(SELFCHECK_VARIABLE):
+        raise AlreadyRunning("a self-check is already running this notebook (the command is in one of "
+                             "its cells); run the self-check from a terminal instead")
     nb = load_lecture(path)
     names = nb.metadata[COURSE_KEY]["checks"]
     collector = _CheckCollector()
@@ -130,8 +146,12 @@ def run_selfcheck(path, out=sys.stdout, verbose=False):
         print(f"Running {path} in a fresh kernel and comparing its {len(names)} checks "
               f"with the reference...", file=out, flush=True)
         nbval_log = io.StringIO()
-        with contextlib.redirect_stdout(nbval_log):
-            code = pytest.main(args, plugins=[collector, nbval_settings])
+        os.environ[SELFCHECK_VARIABLE] = "1"  # the kernel inherits it: checks fail, nested runs refuse
+        try:
+            with contextlib.redirect_stdout(nbval_log):
+                code = pytest.main(args, plugins=[collector, nbval_settings])
+        finally:
+            del os.environ[SELFCHECK_VARIABLE]
         if verbose:
             print(nbval_log.getvalue(), file=out)
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR,
@@ -162,7 +182,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         status, _ = run_selfcheck(args.notebook, verbose=args.verbose)
-    except NotALecture as exc:
+    except (NotALecture, AlreadyRunning) as exc:
         print(f"self-check: {exc}", file=sys.stderr)
         return 2
     return status

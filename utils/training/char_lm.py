@@ -22,22 +22,29 @@ def _format_sample(text, width=100):
 
 def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size, seq_len, lr, device,
                   eval_every_s=None, sample_prefix="ROMEO:", log=print, max_steps=None,
-                  clip_norm=5.0, eval_chars=20_000, lr_decay_frac=0.0, seed=0, progress=True):
+                  clip_norm=5.0, eval_chars=None, lr_decay_frac=0.0, seed=0, progress=True,
+                  heldout_ids=None):
     """Train a CharLM with Adam on random windows until the time budget or max_steps is spent.
 
-    train_ids, val_ids: (N,) and (M,) character ids (e.g. from split_by_position);
+    train_ids, val_ids: (N,) and (M,) character ids (e.g. from split_by_position or
+    split_train_val_heldout);
     time_budget_s: seconds of training (wall clock, evaluation excluded), or None with max_steps;
     batch_size, seq_len: B and T of each random batch; lr: Adam learning rate;
-    eval_every_s: seconds of training between evaluations (default: a sixth of the budget);
+    eval_every_s: seconds of training between evaluations (default: a sixth of the budget; with
+    a step budget there are six evaluations at equal intervals, the last at max_steps);
     sample_prefix: prefix of the short sample (temperature 0.8) logged at each evaluation (None: none);
     log: where progress lines go (print, or a no-op lambda to stay silent);
-    clip_norm: gradient clipping by global norm; eval_chars: size of the fixed slice of val_ids
-    used for the periodic evaluations (the final one uses all of val_ids);
+    clip_norm: gradient clipping by global norm; eval_chars: evaluate on val_ids[:eval_chars]
+    (None: all of val_ids). Every evaluation, the periodic ones and the final one, uses that
+    same slice, so the last point of the curve is the final loss;
+    heldout_ids: optional second evaluation set (e.g. a play never trained on), evaluated at
+    the same times and cut to the same eval_chars;
     lr_decay_frac: if > 0, the learning rate decays linearly to lr/10 over the last
     lr_decay_frac of the budget (time, or max_steps if that comes first); seed: seeds the batch
     sampler; progress: show a tqdm progress bar.
-    Returns: dict with lists step, seconds, train_loss, val_loss (one entry per evaluation) and
-    tokens_per_second, final_val_nats, final_val_bits, device, steps.
+    Returns: dict with lists step, seconds, train_loss, val_loss, heldout_loss (one entry per
+    evaluation; heldout_loss empty without heldout_ids) and tokens_per_second,
+    final_val_nats, final_val_bits, final_heldout_nats (None without heldout_ids), device, steps.
     """
     if time_budget_s is None and max_steps is None:
         raise ValueError("train_char_lm: give time_budget_s (seconds) or max_steps, or both")
@@ -53,14 +60,17 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
     train_ids = np.asarray(train_ids, dtype=np.int64)
     val_ids = np.asarray(val_ids, dtype=np.int64)
     val_slice = val_ids[:eval_chars]
+    heldout_slice = None if heldout_ids is None else np.asarray(heldout_ids, dtype=np.int64)[:eval_chars]
     if eval_every_s is None:
         eval_every_s = time_budget_s / 6 if time_budget_s is not None else math.inf
-    eval_every_steps = max(1, max_steps // 6) if time_budget_s is None else None
+    # by steps: six evaluations at equal intervals, the last one at max_steps, so each point of
+    # the curve averages the training loss over a whole interval
+    eval_steps = {round(k * max_steps / 6) for k in range(1, 7)} if time_budget_s is None else set()
 
     rng = np.random.default_rng(seed)
     sample_gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {"step": [], "seconds": [], "train_loss": [], "val_loss": []}
+    history = {"step": [], "seconds": [], "train_loss": [], "val_loss": [], "heldout_loss": []}
     by_time = time_budget_s is not None
     bar = tqdm(total=round(time_budget_s) if by_time else max_steps, unit="s" if by_time else "step",
                desc="training", disable=not progress, leave=False)
@@ -72,7 +82,11 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
         history["seconds"].append(seconds)
         history["train_loss"].append(train)
         history["val_loss"].append(val)
-        line = f"step {step:5d} | {seconds:6.1f} s | train {train:.3f} | val {val:.3f} nats/char"
+        line = f"step {step:5d} | {seconds:6.1f} s | train {train:.3f} | val {val:.3f}"
+        if heldout_slice is not None:
+            history["heldout_loss"].append(evaluate_nats_per_char(model, heldout_slice, device=device))
+            line += f" | held-out {history['heldout_loss'][-1]:.3f}"
+        line += " nats/char"
         if sample_prefix:
             text = sample(model, vocab, sample_prefix, 80, temperature=0.8, generator=sample_gen, device=device)
             line += f" | {_format_sample(text)}"
@@ -112,7 +126,7 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
             bar.update(1)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{np.mean(recent[-20:]):.3f}")
-        due = trained_s >= next_eval if by_time else step % eval_every_steps == 0
+        due = trained_s >= next_eval if by_time else step in eval_steps
         if due:
             evaluate(step, trained_s, recent)
             recent, next_eval = [], trained_s + eval_every_s
@@ -120,15 +134,16 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
     if not history["step"] or history["step"][-1] != step:
         evaluate(step, trained_s, recent)
 
-    final = evaluate_nats_per_char(model, val_ids, device=device)
+    final = history["val_loss"][-1]  # the last evaluation, at the last step: one definition
     history.update(
         tokens_per_second=step * batch_size * seq_len / max(trained_s, 1e-9),
         final_val_nats=final,
         final_val_bits=final / math.log(2),
+        final_heldout_nats=history["heldout_loss"][-1] if heldout_slice is not None else None,
         device=str(device),
         steps=step,
     )
-    log(f"done: {step} steps in {trained_s:.1f} s of training, held-out loss {final:.3f} nats/char "
+    log(f"done: {step} steps in {trained_s:.1f} s of training, validation loss {final:.3f} nats/char "
         f"({final / math.log(2):.3f} bits/char)")
     return history
 

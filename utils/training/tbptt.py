@@ -67,13 +67,14 @@ def tbptt_run(model, streams, seq_len, optimizer, carry_state=True, clip_norm=No
 
 def compare_strategies(strategies, streams, val_ids, vocab_size, *, hidden_size, lr, device,
                        evals=8, seed=0, progress=True):
-    """Train one fresh model per strategy on the same characters; record held-out loss vs time.
+    """Train one fresh model per strategy on the same characters; record held-out loss as it reads.
 
     strategies: name -> (seq_len, carry_state), e.g. {"truncated, carried": (32, True)}.
     streams: (B, L) training streams; every strategy reads all of them once.
     val_ids: (M,) held-out ids for the loss curve.
-    Returns: name -> dict with lists "seconds" (training wall time, evaluation excluded),
-    "val_nats", "chars" and the scalar "final_val_nats".
+    Returns: name -> dict with lists "chars" (training characters read so far), "val_nats",
+    "seconds" (training wall time, evaluation excluded; it depends on the machine and its load,
+    so notebooks plot against "chars") and the scalar "final_val_nats".
     """
     results = {}
     for name, (seq_len, carry) in strategies.items():

@@ -6,14 +6,12 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from utils import validate
 from utils.analysis.gradient_flow import MAX_LENGTH, gradient_norms_through_time
-from utils.models.cells import CELLS
+from utils.models.cells import FLOW_CELLS
 from utils.models.weights import singular_values
 from utils.viz.widgets import interactive_figure
 
-CELL_LABELS = {"vanilla": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
-
-
-CELL_COLORS = {"vanilla": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
+CELL_LABELS = {"vanilla": "vanilla RNN", "lstm": "LSTM", "gru": "GRU", "residual": "residual RNN"}
+CELL_COLORS = {"vanilla": "tab:red", "lstm": "tab:blue", "gru": "tab:green", "residual": "tab:orange"}
 
 
 def _log_ticks(ax):
@@ -35,8 +33,9 @@ def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", 
                        hidden_size=32, seed=0):
     """The gradient-flow figure: ||dL_T/dh_t|| against t, and the singular values of W_hh.
 
-    Arguments as in gradient_norms_through_time; cell may also be "all" to draw the three
-    cells on the left panel (the singular values shown are then the vanilla W_hh).
+    Arguments as in gradient_norms_through_time; cell may also be "all" to draw every cell
+    (vanilla, LSTM, GRU and the residual RNN) on the left panel (the singular values shown are
+    then the vanilla W_hh).
     Left: log-scale gradient norm at every step t, 1 at t = T; for the vanilla RNN, the dashed
     line is the bound sigma_max^(T-t) (Pascanu et al., 2013, with gamma = 1 for tanh); for the
     LSTM, the dotted line is ||dL/dc_t||, the cell-state path.
@@ -44,10 +43,10 @@ def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", 
     spectral radius. Returns the Figure.
     """
     fname = "draw_gradient_flow"
-    validate.one_of(fname, "cell", cell, CELLS + ("all",))
+    validate.one_of(fname, "cell", cell, FLOW_CELLS + ("all",))
     radius = validate.positive_number(fname, "radius", radius)
     length = validate.positive_int(fname, "length", length, MAX_LENGTH)
-    cells = CELLS if cell == "all" else (cell,)
+    cells = FLOW_CELLS if cell == "all" else (cell,)
     results = [gradient_norms_through_time(c, radius, input_scale, length, hidden_size,
                                            forget_bias, seed=seed) for c in cells]
     fig, (ax, ax_sv) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2.2, 1]})
@@ -75,7 +74,7 @@ def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", 
     ax_sv.axhline(radius, color="tab:purple", linestyle="--", linewidth=1, label=f"spectral radius {radius:g}")
     ax_sv.set_yscale("log")
     ax_sv.set_xlabel("index")
-    which = "W_hh" if cell in ("vanilla", "all") else "W_hg (g block)" if cell == "lstm" else "W_hn (n block)"
+    which = {"lstm": "W_hg (g block)", "gru": "W_hn (n block)"}.get(cell, "W_hh")
     ax_sv.set_title(f"singular values of {which}: largest {sv[0]:.2f}", fontsize=9)
     ax_sv.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
@@ -86,24 +85,28 @@ def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", 
 def gradient_flow_widget(radius=1.0, input_scale=1.0, length=100, cell="vanilla", forget_bias=1.0):
     """Sliders for draw_gradient_flow: spectral radius, input scale, length, cell, forget bias.
 
-    The starting values are checked like draw_gradient_flow's arguments. Returns the widget box.
+    The starting values are checked like draw_gradient_flow's arguments. The sliders redraw
+    when released (continuous_update=False): with every cell at T = 400 one figure takes
+    longer than a drag leaves between two positions. Returns the widget box.
     """
     fname = "gradient_flow_widget"
     radius = validate.positive_number(fname, "radius", radius)
     length = validate.int_in_range(fname, "length", length, 2, 400)
     input_scale = validate.finite_number(fname, "input_scale", input_scale, low=0)
     forget_bias = validate.finite_number(fname, "forget_bias", forget_bias)
-    validate.one_of(fname, "cell", cell, CELLS + ("all",))
+    validate.one_of(fname, "cell", cell, FLOW_CELLS + ("all",))
     if not 0.1 <= radius <= 3.0 or input_scale > 5.0 or not -3.0 <= forget_bias <= 6.0:
         raise ValueError(f"{fname}: starting values must lie on the sliders: radius in [0.1, 3], "
                          f"input_scale in [0, 5], forget_bias in [-3, 6]")
     style = {"description_width": "initial"}
+    slider = {"style": style, "continuous_update": False}
     return interactive_figure(
         draw_gradient_flow,
-        radius=widgets.FloatSlider(value=radius, min=0.1, max=3.0, step=0.05, description="spectral radius", style=style),
-        input_scale=widgets.FloatSlider(value=input_scale, min=0.0, max=5.0, step=0.1, description="input scale", style=style),
-        length=widgets.IntSlider(value=length, min=2, max=400, step=1, description="length T", style=style),
-        cell=widgets.Dropdown(options=[("vanilla", "vanilla"), ("LSTM", "lstm"), ("GRU", "gru"), ("all three", "all")],
+        radius=widgets.FloatSlider(value=radius, min=0.1, max=3.0, step=0.05, description="spectral radius", **slider),
+        input_scale=widgets.FloatSlider(value=input_scale, min=0.0, max=5.0, step=0.1, description="input scale", **slider),
+        length=widgets.IntSlider(value=length, min=2, max=400, step=1, description="length T", **slider),
+        cell=widgets.Dropdown(options=[("vanilla", "vanilla"), ("residual RNN", "residual"), ("LSTM", "lstm"),
+                                       ("GRU", "gru"), ("all four", "all")],
                               value=cell, description="cell"),
-        forget_bias=widgets.FloatSlider(value=forget_bias, min=-3.0, max=6.0, step=0.5, description="LSTM forget bias", style=style),
+        forget_bias=widgets.FloatSlider(value=forget_bias, min=-3.0, max=6.0, step=0.5, description="LSTM forget bias", **slider),
     )

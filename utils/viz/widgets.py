@@ -18,14 +18,18 @@ def interactive_figure(draw, **controls):
     draw: function taking the controls' values as keyword arguments and drawing a figure
         (it should call ``plt.show()`` or return the Figure).
     controls: name -> ipywidgets control, e.g. ``w=widgets.FloatSlider(...)``.
-    Returns: the widget box (controls above, figure below); it is also displayed.
+    Returns: the widget box (controls above, in rows of at most three; figure below); it is
+    also displayed.
     """
     for name, control in controls.items():
         if not isinstance(control, widgets.ValueWidget):
             raise TypeError(f"interactive_figure: control {name!r} must be an ipywidgets "
                             f"control with a value, got {type(control).__name__}")
     output = widgets.interactive_output(draw, controls)
-    box = widgets.VBox([widgets.HBox(list(controls.values())), output])
+    items = list(controls.values())
+    per_row = 3 if len(items) > 3 else len(items)  # more than three: rows of three, never one squeezed row
+    rows = [widgets.HBox(items[k:k + per_row]) for k in range(0, len(items), per_row)]
+    box = widgets.VBox(rows + [output])
     display(box)
     return box
 
@@ -42,7 +46,8 @@ def draw_tanh_unit(w=1.0, b=0.0):
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot(a, y, label="tanh(w·a + b)")
     ax.plot(a, w * (1 - y ** 2), label="slope w·(1 - tanh²)")
-    ax.set_ylim(-1.2, max(1.2, 1.1 * abs(w)))
+    top = max(1.2, 1.1 * abs(w))  # the slope is negative for w < 0: keep both signs in view
+    ax.set_ylim(-top, top)
     ax.set_xlabel("input a")
     ax.legend(loc="upper left")
     ax.set_title(f"w = {w:.1f}, b = {b:.1f}: flat regions pass almost no gradient")
