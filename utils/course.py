@@ -19,7 +19,7 @@ from utils import validate
 # A fixed number of CPU threads keeps floating-point reductions in the same order from run to
 # run, so rounded numbers printed by the notebooks are reproducible. Override with the
 # environment variable COURSE_CPU_THREADS.
-DEFAULT_CPU_THREADS = 2
+DEFAULT_CPU_THREADS = 1
 
 
 def pick_device(prefer=None):
