@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from notebook_helpers import assert_check_fails
+from notebook_helpers import exercise_check_tests
 from utils.analysis.captions import (PARTS, caption_claims, caption_references, decode_split, error_analysis,
                                      evaluate_bleu, fractions)
 from utils.checks import captioning as checks
-from utils.checks.core import CheckFailed, ExerciseNotImplemented
+from utils.checks.core import CheckFailed
 from utils.data import shapes
 from utils.data import shapes_language as language
 from utils.data.captions import CAPTION_LENGTH, caption_dataset
@@ -471,38 +471,9 @@ EXPECTED_HINTS = {  # a planted mistake whose message must name its cause
 }
 
 
-def _check(name):
-    return getattr(checks, f"check_{name}")
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE_ANSWERS))
-def test_check_passes_on_a_correct_answer(name, capsys):
-    _check(name)(REFERENCE_ANSWERS[name])
-    out = capsys.readouterr().out
-    assert out.startswith(f"✓ {name}:") and out.count("\n") == 1
-
-
-@pytest.mark.parametrize("name", sorted(PLANTED))
-def test_check_catches_planted_mistakes(name):
-    assert len(PLANTED[name]) >= 2
-    for k, wrong in enumerate(PLANTED[name]):
-        message = assert_check_fails(_check(name), wrong, name)
-        if (name, k) in EXPECTED_HINTS:
-            assert EXPECTED_HINTS[name, k] in message, message
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE_ANSWERS))
-def test_unsolved_exercise_reports_not_implemented(name, monkeypatch, capsys):
-    def todo(*args, **kwargs):
-        raise NotImplementedError
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    monkeypatch.delenv("COURSE_SELFCHECK", raising=False)
-    assert _check(name)(todo) is None                  # in class: one line, Run All goes on
-    out = capsys.readouterr().out
-    assert out.startswith(f"… {name}: not implemented yet") and out.count("\n") == 1
-    monkeypatch.setenv("COURSE_SELFCHECK", "1")        # under a grader the check fails
-    with pytest.raises(ExerciseNotImplemented, match=f"{name}: not implemented yet"):
-        _check(name)(todo)
+test_check_passes_on_a_correct_answer, test_check_catches_planted_mistakes, \
+    test_unsolved_exercise_reports_not_implemented = exercise_check_tests(
+        checks, REFERENCE_ANSWERS, PLANTED, EXPECTED_HINTS)
 
 
 def test_captioning_loss_check_for_other_models():

@@ -226,6 +226,25 @@ def captioning_loss(params, features, captions, null_id=0, cell="lstm", conditio
 
 
 # ------------------------------------------------------------------------------ torch model
+def token_ids(fname, name, ids, ndim, vocab_size, device):
+    """Word ids (numpy or torch, any integer dtype) as a long tensor on device, or a ValueError.
+
+    ndim: 2 for captions (N, T), 1 for one word per row (B,). Every id must lie in
+    [0, vocab_size).
+    """
+    if isinstance(ids, np.ndarray):
+        ids = torch.from_numpy(ids)
+    if not isinstance(ids, torch.Tensor) or ids.ndim != ndim or ids.is_floating_point() \
+            or ids.is_complex() or ids.dtype == torch.bool:
+        shape = "(N, T)" if ndim == 2 else "(B,)"
+        raise ValueError(f"{fname}: {name} must be an integer tensor of shape {shape}, "
+                         f"got {validate.shown(ids)}")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{fname}: {name} must lie in [0, {vocab_size}), got values "
+                         f"from {int(ids.min())} to {int(ids.max())}")
+    return ids.to(device=device, dtype=torch.long)
+
+
 class Captioner(nn.Module):
     """The captioner in torch, with the numpy reference's parameters and equations.
 
@@ -334,17 +353,7 @@ class Captioner(nn.Module):
         return features.to(device=p.device, dtype=p.dtype)
 
     def _tokens(self, fname, name, ids, ndim):
-        if isinstance(ids, np.ndarray):
-            ids = torch.from_numpy(ids)
-        if not isinstance(ids, torch.Tensor) or ids.ndim != ndim or ids.is_floating_point() \
-                or ids.is_complex() or ids.dtype == torch.bool:
-            shape = "(N, T)" if ndim == 2 else "(B,)"
-            raise ValueError(f"{fname}: {name} must be an integer tensor of shape {shape}, "
-                             f"got {validate.shown(ids)}")
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
-            raise ValueError(f"{fname}: {name} must lie in [0, {self.vocab_size}), got values "
-                             f"from {int(ids.min())} to {int(ids.max())}")
-        return ids.to(device=self.W_embed.device, dtype=torch.long)
+        return token_ids(fname, name, ids, ndim, self.vocab_size, self.W_embed.device)
 
     # -- the recurrence
     def _cell(self, ax, h, c):
@@ -572,6 +581,42 @@ def save_captioner(model, vocab, path=None, meta=None):
     return path
 
 
+def read_word_model_checkpoint(fname, path, vocab, hint, missing_error=FileNotFoundError,
+                               what="checkpoint"):
+    """The checkpoint dict of a model over shapes-world words, checked before any weight is used.
+
+    path: pathlib.Path of a file written by torch.save({"state_dict", "config", "vocab", "meta"}).
+    vocab: the WordVocab the caller will use; the checkpoint's word list must be the same.
+    hint: the sentence that says how to rebuild the file (ends every message).
+    missing_error: the exception class raised when the file does not exist.
+    what: how messages name the file ("captioner checkpoint", ...).
+    Raises missing_error when the file is missing, ValueError when it is unreadable, lacks a
+    part, or was trained with another vocabulary (naming the first word id that differs).
+    """
+    if not path.is_file():
+        raise missing_error(f"{fname}: no {what} at {path}; " + hint)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated file, not a torch file, foreign pickle...
+        raise ValueError(f"{fname}: {path} is not a readable {what} "
+                         f"({type(error).__name__}); " + hint) from None
+    if not isinstance(checkpoint, dict) or not all(
+            isinstance(checkpoint.get(k), t) for k, t in
+            (("state_dict", dict), ("config", dict), ("vocab", list), ("meta", dict))):
+        raise ValueError(f"{fname}: {path} must hold a dict with 'state_dict', 'config', 'vocab' "
+                         f"and 'meta'; " + hint)
+    stored = checkpoint["vocab"]
+    if stored != list(vocab.id_to_word):
+        first = next((i for i, (a, b) in enumerate(zip(stored, vocab.id_to_word)) if a != b),
+                     min(len(stored), len(vocab)))
+        at = (f"id {first} is {stored[first]!r} in the checkpoint and "
+              f"{vocab.id_to_word[first]!r} here" if first < min(len(stored), len(vocab))
+              else f"{len(stored)} words in the checkpoint, {len(vocab)} here")
+        raise ValueError(f"{fname}: {path} was trained with another vocabulary ({at}); "
+                         "its word ids would mean other words. " + hint)
+    return checkpoint
+
+
 def load_captioner(path=None, vocab=None, device="cpu", check_encoder=True):
     """Load a Captioner saved by save_captioner, in eval mode.
 
@@ -597,27 +642,8 @@ def load_captioner(path=None, vocab=None, device="cpu", check_encoder=True):
     elif not isinstance(vocab, language.WordVocab):
         raise ValueError(f"{fname}: vocab must be a shapes_language.WordVocab or None, "
                          f"got {validate.shown(vocab)}")
-    if not path.is_file():
-        raise CaptionerCheckpointError(f"{fname}: no captioner checkpoint at {path}; " + _hint(path))
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated file, not a torch file, foreign pickle...
-        raise ValueError(f"{fname}: {path} is not a readable captioner checkpoint "
-                         f"({type(error).__name__}); " + _hint(path)) from None
-    if not isinstance(checkpoint, dict) or not all(
-            isinstance(checkpoint.get(k), t) for k, t in
-            (("state_dict", dict), ("config", dict), ("vocab", list), ("meta", dict))):
-        raise ValueError(f"{fname}: {path} must hold a dict with 'state_dict', 'config', 'vocab' "
-                         f"and 'meta'; " + _hint(path))
-    stored = checkpoint["vocab"]
-    if stored != list(vocab.id_to_word):
-        first = next((i for i, (a, b) in enumerate(zip(stored, vocab.id_to_word)) if a != b),
-                     min(len(stored), len(vocab)))
-        at = (f"id {first} is {stored[first]!r} in the checkpoint and "
-              f"{vocab.id_to_word[first]!r} here" if first < min(len(stored), len(vocab))
-              else f"{len(stored)} words in the checkpoint, {len(vocab)} here")
-        raise ValueError(f"{fname}: {path} was trained with another vocabulary ({at}); "
-                         "its word ids would mean other words. " + _hint(path))
+    checkpoint = read_word_model_checkpoint(fname, path, vocab, _hint(path), CaptionerCheckpointError,
+                                            "captioner checkpoint")
     config = checkpoint["config"]
     try:
         state = dict(checkpoint["state_dict"])

@@ -5,27 +5,14 @@
     default_budget     the model, data and steps of notebook 06's own short training run
 """
 import contextlib
-import math
-import time
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from utils import validate
 from utils.course import scaled_budget, torch_threads
 from utils.models.captioner import Captioner
-
-SCHEDULES = ("constant", "cosine")
-
-
-def _as_tensor(fname, name, value, dtype):
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(np.ascontiguousarray(value))
-    if not isinstance(value, torch.Tensor):
-        raise ValueError(f"{fname}: {name} must be a numpy array or torch tensor, "
-                         f"got {validate.shown(value)}")
-    return value.detach().to(dtype)
+from utils.training.minibatches import (SCHEDULES, as_tensor, caption_lengths, caption_rows,
+                                        train_on_captions)
 
 
 def train_captioner(model, features, captions, *, steps, batch_size, lr, device="cpu", seed=0,
@@ -70,85 +57,31 @@ def train_captioner(model, features, captions, *, steps, batch_size, lr, device=
         log_every = validate.positive_int(fname, "log_every", log_every)
     validate.one_of(fname, "schedule", schedule, SCHEDULES)
     device = torch.device(device)
-    features = _as_tensor(fname, "features", features, torch.float32)
-    captions = _as_tensor(fname, "captions", captions, torch.long)
+    features = as_tensor(fname, "features", features, torch.float32)
+    captions = as_tensor(fname, "captions", captions, torch.long)
     if features.ndim != 2 or features.shape[1] != model.feature_dim:
         raise ValueError(f"{fname}: features must have shape (M, {model.feature_dim}), "
                          f"got {tuple(features.shape)}")
-    if captions.ndim != 2 or captions.shape[1] < 2 or len(captions) == 0:
-        raise ValueError(f"{fname}: captions must have shape (M, T + 1) with M >= 1 and T >= 1, "
-                         f"got {tuple(captions.shape)}")
-    if int(captions.min()) < 0 or int(captions.max()) >= model.vocab_size:
-        raise ValueError(f"{fname}: captions must hold ids in [0, {model.vocab_size}), got values "
-                         f"from {int(captions.min())} to {int(captions.max())}")
-    M = len(captions)
-    if image_index is None:
-        if len(features) != M:
-            raise ValueError(f"{fname}: features must have one row per caption ({M}), got "
-                             f"{len(features)} rows; pass image_index to share rows")
-        image_index = torch.arange(M)
-    else:
-        image_index = torch.from_numpy(validate.int_array(fname, "image_index", image_index,
-                                                          ndim=1, low=0, high=len(features)))
-        if len(image_index) != M:
-            raise ValueError(f"{fname}: image_index must have one entry per caption ({M}), "
-                             f"got {len(image_index)}")
-    # the last column that ever holds a target, per caption: batches are cut after their longest
-    lengths = (captions != model.null_id).long().cumsum(1).argmax(1) + 1     # (M,)
+    image_index = caption_rows(fname, features, captions, image_index, model.vocab_size)
+    lengths = caption_lengths(captions, model.null_id)
 
     if fit_normalisation:
         model.fit_feature_normalisation(features)
     threads = torch_threads(validate.positive_int(fname, "threads", threads)) \
         if threads is not None else contextlib.nullcontext()
-    with threads:
-        return _train(model, features, captions, image_index, lengths, steps, batch_size, lr,
-                      device, seed, clip_norm, progress, log_every, schedule, log)
-
-
-def _train(model, features, captions, image_index, lengths, steps, batch_size, lr, device, seed,
-           clip_norm, progress, log_every, schedule, log):
-    """The loop of train_captioner (arguments checked there)."""
-    M = len(captions)
-    model.to(device)
-    model.train()
     features, captions = features.to(device), captions.to(device)
-    order = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    permutation, position = torch.randperm(M, generator=order), 0
-    history = {"step": [], "loss": []}
-    bar = tqdm(total=steps, desc="training captioner", disable=not progress, leave=False,
-               mininterval=0.5)
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        if schedule == "cosine":
-            for group in optimiser.param_groups:
-                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
-        if position + batch_size > M:
-            permutation, position = torch.randperm(M, generator=order), 0
-        rows = permutation[position:position + batch_size]
-        position += batch_size
+
+    def batch_loss(rows, step):
         width = int(lengths[rows].max())
-        batch = captions[rows.to(device), :max(width, 2)]
-        loss = model.loss(features[image_index[rows].to(device)], batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimiser.step()
-        value = loss.item()
-        history["step"].append(step)
-        history["loss"].append(value)
-        bar.update(1)
-        if step % 25 == 0 or step == steps:
-            bar.set_postfix(loss=f"{np.mean(history['loss'][-25:]):.3f}")
-        if log_every is not None and (step % log_every == 0 or step == steps):
-            recent = history["loss"][len(history["loss"]) - ((step - 1) % log_every + 1):]
-            log(f"step {step:5d} | loss {np.mean(recent):.3f}")
-    bar.close()
-    tail = max(1, steps // 20)
-    history.update(final_loss=float(np.mean(history["loss"][-tail:])),
-                   seconds=time.perf_counter() - start, steps=steps, device=str(device))
-    return history
+        loss = model.loss(features[image_index[rows].to(device)], captions[rows.to(device), :max(width, 2)])
+        return loss, {"loss": loss.item()}
+
+    with threads:
+        return train_on_captions(model, batch_loss, len(captions), steps=steps,
+                                 batch_size=batch_size, lr=lr, device=device, seed=seed,
+                                 clip_norm=clip_norm, schedule=schedule, progress=progress,
+                                 log_every=log_every, log=log, desc="training captioner",
+                                 shown=("loss",))
 
 
 def default_budget(device):

@@ -1,0 +1,277 @@
+"""Training the attention captioner of notebook 07: backpropagation (soft) and REINFORCE (hard).
+
+    train_attention_captioner      Adam on minibatches of (grid, caption) pairs; for hard
+                                   attention the REINFORCE estimate below, with a moving-average
+                                   baseline and an entropy bonus
+    reinforce_gradient_variance    how noisy the REINFORCE gradient of the attention parameters
+                                   is, with and without a baseline, at fixed parameters
+    training_data                  grid features, captions and their scene index for a split
+    default_budget                 model, data and steps for a device (live run and checkpoint)
+
+Hard attention (Xu et al. 2015, sec. 4.1). For one caption y with sampled locations
+s = (s_1, ..., s_T), s_t ~ alpha_t, the loss is L = -log p(y | s) and the attention is trained
+to maximise E_s[log p(y | s)]. Its gradient has two parts (Williams 1992):
+
+    grad = E_s[ grad log p(y | s)  +  (r(s) - b) * grad log p(s) ],   r(s) = log p(y | s)
+
+the first through the words (backpropagation given the locations), the second through the
+choice of locations (the score function: locations that made the caption likely become more
+probable). Any baseline b that does not depend on s leaves the expectation unchanged and, well
+chosen (close to the mean reward), shrinks its variance; here b is a moving average of the
+mean reward of past minibatches. An entropy bonus lambda_e * H[alpha_t] keeps the attention
+from collapsing onto one location too early. In code the estimate is the gradient of the
+surrogate loss
+
+    -log p(y | s) + doubly stochastic term - (r(s) - b) * sum_t log alpha_t[s_t] - lambda_e * sum_t H[alpha_t]
+
+with r(s) - b held constant (detached), averaged over the minibatch. Xu et al. also set, for
+half of the images, the sampled location to its expected value (the soft context), so that
+the attention also learns by backpropagation: ``expected_fraction`` (0 is pure REINFORCE).
+"""
+import math
+
+import numpy as np
+import torch
+
+from utils import validate
+from utils.course import scaled_budget
+from utils.data import shapes
+from utils.data import shapes_language as language
+from utils.data.captions import caption_dataset
+from utils.models import encoder as image_encoder
+from utils.models.attention_captioner import AttentionCaptioner, check_attention_model
+from utils.training.minibatches import (SCHEDULES, as_tensor, caption_lengths, caption_rows,
+                                        train_on_captions)
+
+
+def _data(fname, model, grid, captions, image_index):
+    """grid (S, L, D) float32, captions (M, T + 1) long, image_index (M,) long, checked."""
+    grid = as_tensor(fname, "grid", grid, torch.float32)
+    captions = as_tensor(fname, "captions", captions, torch.long)
+    L, D = model.num_locations, model.feature_dim
+    if grid.ndim != 3 or tuple(grid.shape[1:]) != (L, D) or len(grid) == 0:
+        raise ValueError(f"{fname}: grid must have shape (S, {L}, {D}), got {tuple(grid.shape)}")
+    return grid, captions, caption_rows(fname, grid, captions, image_index, model.vocab_size, "grid")
+
+
+def reinforce_terms(parts, baseline, rows=None):
+    """The REINFORCE pieces of a hard-attention minibatch (``model.loss_parts(..., sample=True)``).
+
+    parts: the dict of AttentionCaptioner.loss_parts. baseline: float b (or a (N,) tensor).
+    rows: None, or (N,) bool: the captions whose locations were sampled (the others, with the
+        expected context, get no score-function term).
+    Returns: (score_term, reward (N,), location_log_prob (N,), entropy (N,)): score_term is
+        -(1/N) sum_n (r_n - b) * log p(s_n) over the sampled rows, a scalar whose gradient is
+        the score-function estimate;
+        reward r_n = log p(caption n | s_n) (detached); location_log_prob = sum_t log
+        alpha_t[s_t] and entropy = sum_t H[alpha_t], both over the caption's real steps.
+    """
+    run, mask = parts["run"], parts["mask"]
+    reward = -parts["caption_nll"].detach()                               # (N,)
+    location_log_prob = (run.location_log_probs * mask).sum(dim=1)       # (N,)
+    entropy = (run.entropies * mask).sum(dim=1)                           # (N,)
+    weight = (reward - baseline) if rows is None else (reward - baseline) * rows.to(reward.dtype)
+    score_term = -(weight * location_log_prob).mean()
+    return score_term, reward, location_log_prob, entropy
+
+
+def train_attention_captioner(model, grid, captions, *, steps, batch_size, lr, device="cpu", seed=0,
+                              doubly_stochastic=0.0, progress=True, image_index=None, clip_norm=5.0,
+                              schedule="cosine", entropy_bonus=0.01, baseline_decay=0.9,
+                              expected_fraction=0.0, log_every=None, log=print):
+    """Train an AttentionCaptioner with Adam (soft / uniform: backpropagation; hard: REINFORCE).
+
+    model: an AttentionCaptioner (trained in place, left in train mode on ``device``).
+    grid: (M, L, D) grid features, row m for caption m; or, with image_index, (S, L, D), one row
+        per scene. captions: (M, T + 1) int ids: <START> words <END> <NULL>...
+    steps: Adam steps; batch_size: captions per step (random, without replacement within an
+        epoch); lr: Adam's learning rate; device: where to train.
+    seed: seeds the minibatch order and the sampled locations (the weights come from the model).
+    doubly_stochastic: lambda >= 0 of the regulariser lambda * sum_i (1 - sum_t alpha_ti)^2.
+    progress: a tqdm bar. image_index: optional (M,) ints, the grid row of each caption.
+    clip_norm: gradient clipping by global norm (None: none).
+    schedule: "constant" or "cosine" (the learning rate decays to 0 over the steps).
+    entropy_bonus: lambda_e >= 0, hard attention only (module docstring).
+    expected_fraction: in [0, 1], hard only: the share of each minibatch's captions whose
+        context is the expectation sum_i alpha_i values_i (trained by backpropagation, no
+        score-function term) instead of a sampled location. Xu et al. (sec. 4.1) used 0.5;
+        0 is pure REINFORCE.
+    baseline_decay: in [0, 1), hard only: b <- decay * b + (1 - decay) * mean reward of the
+        minibatch (b starts at the first minibatch's mean reward; decay 0 uses the last one).
+    log_every: print "step k | loss ..." every this many steps (None: no lines); log: where to.
+    Returns: history dict of per-step lists "step", "loss" (what was minimised), "nll"
+        (words' cross-entropy per caption), "regulariser"; for hard attention also "reward"
+        (mean log p(y | s) of the captions with sampled locations), "baseline" (b used at that
+        step), "entropy" (of alpha, summed over a caption's steps, mean over the captions);
+        and "final_nll" (mean nll of the last 5 % of the steps), "seconds", "steps", "device".
+        Each minibatch is cut after its longest caption.
+    Deterministic on the CPU for a given seed, model and number of threads.
+    """
+    fname = "train_attention_captioner"
+    if not isinstance(model, AttentionCaptioner):
+        raise ValueError(f"{fname}: model must be an AttentionCaptioner, got {validate.shown(model)}")
+    steps = validate.positive_int(fname, "steps", steps)
+    batch_size = validate.positive_int(fname, "batch_size", batch_size)
+    lr = validate.positive_number(fname, "lr", lr)
+    seed = validate.int_in_range(fname, "seed", seed, 0)
+    lam = validate.finite_number(fname, "doubly_stochastic", doubly_stochastic, low=0)
+    entropy_bonus = validate.finite_number(fname, "entropy_bonus", entropy_bonus, low=0)
+    expected_fraction = validate.finite_number(fname, "expected_fraction", expected_fraction,
+                                               low=0, high=1)
+    baseline_decay = validate.finite_number(fname, "baseline_decay", baseline_decay, low=0)
+    if baseline_decay >= 1:
+        raise ValueError(f"{fname}: baseline_decay must be a finite number >= 0 and < 1, "
+                         f"got {baseline_decay}")
+    if clip_norm is not None:
+        clip_norm = validate.positive_number(fname, "clip_norm", clip_norm)
+    if log_every is not None:
+        log_every = validate.positive_int(fname, "log_every", log_every)
+    validate.one_of(fname, "schedule", schedule, SCHEDULES)
+    grid, captions, image_index = _data(fname, model, grid, captions, image_index)
+    device = torch.device(device)
+    hard = model.attention == "hard"
+    lengths = caption_lengths(captions, model.null_id)
+    grid, captions = grid.to(device), captions.to(device)
+    locations = torch.Generator(device=device).manual_seed(seed + 1)
+    baseline = None
+
+    def batch_loss(rows, step):
+        nonlocal baseline
+        width = max(int(lengths[rows].max()), 1) + 1
+        batch = captions[rows.to(device), :width]
+        sampled = expected = None
+        if hard and expected_fraction > 0:       # Xu et al. 4.1: some rows see the expectation
+            expected = torch.rand(len(rows), generator=locations, device=device) < expected_fraction
+            sampled = ~expected
+        parts = model.loss_parts(grid[image_index[rows].to(device)], batch, lam, sample=hard,
+                                 generator=locations if hard else None, expected=expected)
+        loss = parts["loss"]
+        record = {"nll": parts["nll"].item(), "regulariser": parts["regulariser"].item()}
+        if hard:
+            rewards = -parts["caption_nll"].detach()
+            if sampled is not None:
+                rewards = rewards[sampled]
+            mean_reward = float(rewards.mean()) if len(rewards) else baseline
+            baseline = mean_reward if baseline is None else baseline
+            score_term, _, _, entropy = reinforce_terms(parts, baseline, sampled)
+            loss = loss + score_term - entropy_bonus * entropy.mean()
+            record.update(reward=mean_reward, baseline=baseline, entropy=float(entropy.detach().mean()))
+            if mean_reward is not None:
+                baseline = baseline_decay * baseline + (1 - baseline_decay) * mean_reward
+        return loss, dict(record, loss=loss.item())
+
+    return train_on_captions(model, batch_loss, len(captions), steps=steps, batch_size=batch_size,
+                             lr=lr, device=device, seed=seed, clip_norm=clip_norm,
+                             schedule=schedule, progress=progress, log_every=log_every, log=log,
+                             desc=f"training {model.attention} attention",
+                             shown=("nll", "regulariser") + (("reward", "entropy") if hard else ()))
+
+
+def reinforce_gradient_variance(model, grid, captions, samples=100, baseline=True, *,
+                                image_index=None, seed=0, baseline_samples=None):
+    """The spread of the REINFORCE gradient of the attention parameters at FIXED parameters.
+
+    model: a "hard" AttentionCaptioner (left unchanged: no parameter or .grad is touched).
+    grid, captions, image_index: one fixed minibatch, as train_attention_captioner takes them
+        (every caption is used, each time).
+    samples: how many independent draws of the locations s (>= 2).
+    baseline: False (b = 0), True (b = the mean reward over ``baseline_samples`` separate draws,
+        what a well-tuned moving average converges to), or a float b.
+    seed: seeds the draws. baseline_samples: draws for the baseline (default: samples).
+    For each draw the gradient g of the surrogate -(r(s) - b) * log p(s) (averaged over the
+    minibatch) with respect to Wa_h, Wa_v and w_a is flattened; the draws are then summarised:
+    Returns: dict with "total_variance" (sum over coordinates of the variance of g across
+        draws: E|g - E g|^2), "mean_norm" (|mean of g|: the signal), "relative_std"
+        (sqrt(total_variance) / mean_norm), "baseline" (the b used), "reward_mean" and
+        "reward_std" (of the minibatch-mean reward over the draws), "samples".
+    """
+    fname = "reinforce_gradient_variance"
+    check_attention_model(fname, model)
+    if model.attention != "hard":
+        raise ValueError(f"{fname}: model must use hard attention (REINFORCE), got attention "
+                         f"{model.attention!r}")
+    samples = validate.int_in_range(fname, "samples", samples, 2)
+    seed = validate.int_in_range(fname, "seed", seed, 0)
+    if baseline_samples is None:
+        baseline_samples = samples
+    baseline_samples = validate.positive_int(fname, "baseline_samples", baseline_samples)
+    if not isinstance(baseline, bool):
+        baseline = validate.finite_number(fname, "baseline", baseline)
+    grid, captions, image_index = _data(fname, model, grid, captions, image_index)
+    p = model.W_embed
+    grid = grid[image_index].to(device=p.device, dtype=p.dtype)
+    captions = captions.to(p.device)
+    params = [param for _, param in model.attention_parameters()]
+    generator = torch.Generator(device=p.device).manual_seed(seed)
+    was_training = model.training
+    model.eval()                      # no dropout; the locations are sampled explicitly below
+    try:
+        if baseline is True:
+            with torch.no_grad():
+                rewards = [float(-model.loss_parts(grid, captions, sample=True,
+                                                   generator=generator)["caption_nll"].mean())
+                           for _ in range(baseline_samples)]
+            b = float(np.mean(rewards))
+        else:
+            b = 0.0 if baseline is False else baseline
+        grads, rewards = [], []
+        for _ in range(samples):
+            parts = model.loss_parts(grid, captions, sample=True, generator=generator)
+            score_term, reward, _, _ = reinforce_terms(parts, b)
+            found = torch.autograd.grad(score_term, params)
+            grads.append(torch.cat([g.reshape(-1) for g in found]).double().cpu().numpy())
+            rewards.append(float(reward.mean()))
+    finally:
+        model.train(was_training)
+    g = np.stack(grads)                                  # (samples, P)
+    total_variance = float(g.var(axis=0, ddof=1).sum())
+    mean_norm = float(np.linalg.norm(g.mean(axis=0)))
+    return {"total_variance": total_variance, "mean_norm": mean_norm,
+            "relative_std": math.sqrt(total_variance) / mean_norm if mean_norm > 0 else math.inf,
+            "baseline": b, "reward_mean": float(np.mean(rewards)),
+            "reward_std": float(np.std(rewards, ddof=1)), "samples": samples}
+
+
+def training_data(count, captions_per_scene=5, split="train", vocab=None):
+    """What train_attention_captioner takes, for scenes 0..count-1 of a split.
+
+    count: number of scenes (>= 1). captions_per_scene: K captions per scene.
+    split: one of shapes.SPLITS. vocab: a WordVocab (default build_vocab()).
+    Returns: grid (count, L, D) float32 tensor (the shipped encoder's grid features, cached),
+        captions (count * K, T + 1) int64 numpy array, image_index (count * K,) int64 numpy
+        array (the grid row of each caption).
+    """
+    fname = "training_data"
+    count = validate.positive_int(fname, "count", count)
+    validate.one_of(fname, "split", split, shapes.SPLITS)
+    vocab = language.build_vocab() if vocab is None else vocab
+    image_index, captions = caption_dataset(split, count, vocab, captions_per_scene)
+    return image_encoder.cached_features(split, count)[1], captions, image_index
+
+
+def default_budget(device, live=False):
+    """The attention captioners' sizes, data and training budget for a device.
+
+    device: where training runs. live: True for the short run notebook 07 does in class (well
+        under a minute on a 2-core CPU); False for the checkpoints of ``python -m
+        utils.tools.train_attention``.
+    Returns: dict with train_scenes, captions_per_scene, wordvec_dim, hidden_dim,
+        attention_dim, query (the AttentionCaptioner's), steps, batch_size, lr, schedule,
+        doubly_stochastic (soft and uniform training), and for hard attention: hard_steps,
+        hard_lr, hard_warm_start (start from the trained soft model's weights, then
+        REINFORCE), entropy_bonus, baseline_decay, expected_fraction.
+    """
+    model = dict(captions_per_scene=5, wordvec_dim=32, attention_dim=128, query="hidden_word",
+                 schedule="cosine", doubly_stochastic=0.0, entropy_bonus=0.01,
+                 baseline_decay=0.9, expected_fraction=0.0, hard_warm_start=True)
+    if live:
+        cpu = dict(model, train_scenes=1000, hidden_dim=128, steps=300, batch_size=32, lr=4e-3,
+                   hard_steps=100, hard_lr=1e-3)
+        accelerator = dict(model, train_scenes=4000, hidden_dim=128, steps=1500, batch_size=64,
+                           lr=3e-3, hard_steps=500, hard_lr=1e-3)
+    else:
+        cpu = dict(model, train_scenes=4000, hidden_dim=128, steps=3000, batch_size=64, lr=3e-3,
+                   hard_steps=1500, hard_lr=1e-3)
+        accelerator = dict(model, train_scenes=12000, hidden_dim=256, steps=8000, batch_size=128,
+                           lr=2e-3, hard_steps=3000, hard_lr=5e-4)
+    return scaled_budget(torch.device(device), cpu=cpu, accelerator=accelerator)
