@@ -411,3 +411,19 @@ test_check_passes_on_a_correct_answer, test_check_catches_planted_mistakes, \
     test_unsolved_exercise_reports_not_implemented = exercise_check_tests(
         checks, REFERENCE_ANSWERS, PLANTED, EXPECTED_HINTS)
 
+
+
+@pytest.mark.slow
+def test_the_command_runs_end_to_end_on_a_tiny_budget(tmp_path):
+    """The checkpoint command, with 3 steps per model and a few evaluation scenes: it writes the
+    three checkpoints and a README whose numbers are the ones stored in the checkpoints."""
+    from utils.tools import train_attention  # tools sit above everything: only here
+    report = train_attention.main(["--out", str(tmp_path), "--steps", "3", "--eval-scenes", "10",
+                                   "--correctness-scenes", "5", "--load-note", "a test run"])
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "--load-note 'a test run'" in readme
+    for mode in ("soft", "hard", "uniform"):
+        model = load_attention_captioner(tmp_path / f"{mode}.pt", attention=mode)
+        assert model.attention == mode and model.checkpoint_meta["command"] == report["command"]
+        assert f"{model.checkpoint_meta['final_nll']:.3f}" in readme
+        assert f"{model.checkpoint_meta['bleu']['test']['BLEU-4']:.3f}" in readme

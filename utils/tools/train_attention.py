@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -208,7 +209,7 @@ def main(argv=None):
     train_grid, captions, scene_index = training_data(budget["train_scenes"],
                                                       budget["captions_per_scene"], vocab=vocab)
     grids = {s: image_encoder.cached_features(s, args.eval_scenes)[1] for s in EVAL_SPLITS}
-    report = {"command": REBUILD_COMMAND + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
+    report = {"command": (REBUILD_COMMAND + " " + shlex.join(argv if argv is not None else sys.argv[1:])).rstrip(),
               "seed": args.seed, "torch": str(torch.__version__),
               "machine": f"{platform.machine()} CPU ({os.cpu_count()} cores)",
               "load_note": args.load_note, "recipe": budget, "eval_scenes": args.eval_scenes,

@@ -97,7 +97,7 @@ def draw_attention_strip(scene, words, alphas, probs, ncols=6, title=None):
     return fig
 
 
-def attention_widget(model, scenes, vocab=None, grid=None, scene=0, max_length=20):
+def attention_widget(model, scenes, vocab=None, grid=None, scene=0, max_length=20, strip=True):
     """Choose a scene, step through the words of its greedy caption, see where the model looked.
 
     model: an AttentionCaptioner ("soft", "hard" or "uniform"; notebook 06's Captioner has no
@@ -105,9 +105,10 @@ def attention_widget(model, scenes, vocab=None, grid=None, scene=0, max_length=2
     vocab: the model's WordVocab (default model.vocab or build_vocab()).
     grid: (len(scenes), L, D) grid features of the scenes (default: the shipped encoder's).
     scene: the index shown first (0 <= scene < len(scenes)). max_length: tokens per caption.
-    Draws the default scene's strip (draw_attention_strip) as a static figure first, then shows
-    two sliders (scene, word) over a figure: the word's attention over the image, the 8 x 8 map
-    itself, and the caption with the word in brackets. A scene is decoded once, when it is
+    strip: first draw the default scene's strip (draw_attention_strip) as a static figure
+        (False when the notebook has already drawn it in a cell of its own).
+    Then shows two sliders (scene, word) over a figure: the word's attention over the image,
+    the 8 x 8 map itself, and the caption with the word in brackets. A scene is decoded once, when it is
     first chosen; moving the word slider only redraws.
     Returns: the widget box.
     """
@@ -121,6 +122,8 @@ def attention_widget(model, scenes, vocab=None, grid=None, scene=0, max_length=2
     vocab = getattr(model, "vocab", None) if vocab is None else vocab
     vocab = language.build_vocab() if vocab is None else vocab
     max_length = validate.positive_int(fname, "max_length", max_length)
+    if not isinstance(strip, bool):
+        raise ValueError(f"{fname}: strip must be True or False, got {validate.shown(strip)}")
     if grid is None:
         grid = image_encoder.encode_scenes(image_encoder.load_encoder(), list(scenes))[1]
     elif len(grid) != len(scenes):
@@ -134,7 +137,8 @@ def attention_widget(model, scenes, vocab=None, grid=None, scene=0, max_length=2
             decoded[index] = caption_with_attention(model, grid[index:index + 1], vocab, max_length)[0]
         return decoded[index]
 
-    draw_attention_strip(scenes[scene], *decode(scene))
+    if strip:
+        draw_attention_strip(scenes[scene], *decode(scene))
     G = int(round(np.sqrt(model.num_locations)))
 
     def draw(scene, word):
