@@ -1,4 +1,4 @@
-# The course's entry points. Only python3 (3.11) is needed to start: `make setup` builds .venv.
+# The course's entry points. Only python3 (3.11 to 3.14) is needed to start: `make setup` builds .venv.
 #   make lab        set up, then open JupyterLab on lectures/
 #   make test       set up, then run the unit tests and nbval (strict) over every solution
 #   make execute    re-execute every solution notebook in place, print runtimes, rebuild lectures
@@ -15,7 +15,7 @@ NB ?=
 .PHONY: setup lab test execute lectures check clean
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "the course needs Python 3.11, found " + sys.version.split()[0]'
+	@$(PYTHON) -c 'import sys; sys.exit(None if (3, 11) <= sys.version_info[:2] <= (3, 14) else "the course needs Python 3.11 to 3.14 (the versions its pinned packages publish wheels for, see utils/tools/check_wheels.py), found " + sys.version.split()[0] + ": set PYTHON=python3.12 or similar")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

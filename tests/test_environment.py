@@ -49,3 +49,20 @@ def test_installed_versions_match_the_pins(repo_root):
     for name, pinned in _pip_pins((repo_root / "requirements.txt").read_text()).items():
         installed = version(name)
         assert installed.split("+")[0] == pinned, f"{name}: installed {installed}, pinned {pinned}"
+
+
+def test_make_accepts_the_pythons_the_pins_support(repo_root):
+    """The Makefile's version check, run as make runs it with other version numbers: 3.11 to
+    3.14 pass (each pin publishes wheels for them: utils/tools/check_wheels.py), others get one
+    line that says which versions are needed."""
+    import subprocess  # only this test starts interpreters
+    import sys
+    makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
+    check = re.search(r"\$\(PYTHON\) -c '([^']*version_info[^']*)'", makefile).group(1)
+    for version, accepted in (((3, 10), False), ((3, 11), True), ((3, 12), True), ((3, 13), True),
+                              ((3, 14), True), ((3, 15), False)):
+        program = f"import sys; sys.version_info = {version}; sys.version = '{version[0]}.{version[1]}.0'\n" + check
+        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+        assert (result.returncode == 0) == accepted, (version, result.stderr)
+        if not accepted:
+            assert "needs Python 3.11 to 3.14" in result.stderr and result.stderr.count("\n") == 1
