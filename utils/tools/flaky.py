@@ -1,0 +1,75 @@
+"""Run the strict nbval suite several times in a row and report the cells that do not always pass.
+
+    python -m utils.tools.flaky                       # every solution notebook, 3 runs
+    python -m utils.tools.flaky --runs 3 solutions/01_rnn_basics.ipynb solutions/04_gradient_flow.ipynb
+
+Each run is the nbval part of ``make test`` (strict: every output compared, the course's
+sanitiser, a 600 s cell timeout), one fresh pytest process per notebook. A cell is flaky when it passed in
+some runs and failed in others, and broken when it failed in every run. Prints one line per
+run (passed / failed counts, seconds), then the flaky and broken cells by notebook and cell
+index, and "flaky cells: K"; the exit status is 1 when any cell is flaky or broken.
+A full run of every notebook takes about as long as ``make test`` (minutes per run on a 2-core
+machine), so this is a command to run before a release, not part of the test suite.
+"""
+import argparse
+import re
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from utils.tools.notebooks import REPO_ROOT, SANITIZE_FILE, solution_notebooks
+
+RESULT = re.compile(r"::Cell (?P<cell>\d+) (?P<outcome>PASSED|FAILED|ERROR)")
+
+
+def nbval_run(path):
+    """One strict nbval run of one notebook; returns ({cell index: passed?}, seconds)."""
+    command = [sys.executable, "-m", "pytest", str(path), "--nbval", "--nbval-current-env",
+               "--nbval-sanitize-with", str(SANITIZE_FILE), "--nbval-cell-timeout=600", "-v",
+               "-p", "no:cacheprovider", "-o", "console_output_style=classic"]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    seconds = time.perf_counter() - start
+    outcomes = {}
+    for line in done.stdout.splitlines():
+        found = RESULT.search(line)
+        if found:
+            outcomes[int(found["cell"])] = found["outcome"] == "PASSED"
+    if not outcomes:
+        raise SystemExit(f"flaky: no nbval results for {path}:\n{done.stdout[-2000:]}"
+                         f"{done.stderr[-2000:]}")
+    return outcomes, seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="solution notebooks (default: all)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.runs < 2:
+        parser.error("--runs must be at least 2")
+    paths = args.notebooks or [str(p) for p in solution_notebooks()]
+    history = defaultdict(list)
+    for run in range(1, args.runs + 1):
+        passed = failed = seconds = 0
+        for path in paths:
+            outcomes, took = nbval_run(path)
+            seconds += took
+            for cell, ok in outcomes.items():
+                history[Path(path).name, cell].append(ok)
+                passed, failed = passed + ok, failed + (not ok)
+        print(f"run {run}: {passed} cells passed, {failed} failed, {seconds:.0f} s", flush=True)
+    flaky = sorted(k for k, v in history.items() if any(v) and not all(v))
+    broken = sorted(k for k, v in history.items() if not any(v))
+    for label, keys in (("flaky", flaky), ("broken", broken)):
+        for notebook, cell in keys:
+            print(f"{label}: {notebook} cell {cell} passed {sum(history[notebook, cell])} of "
+                  f"{len(history[notebook, cell])} runs")
+    print(f"flaky cells: {len(flaky)}; always failing: {len(broken)}; cells checked: {len(history)}")
+    return 1 if flaky or broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
