@@ -2,6 +2,7 @@
 #   make lab        set up, then open JupyterLab on lectures/
 #   make test       set up, then run the unit tests and nbval (strict) over every solution
 #   make execute    re-execute every solution notebook in place, print runtimes, rebuild lectures
+#   make report     the same, and write results/report.{md,json} and the README's results table
 #   make lectures   build lectures/ from solutions/
 #   make check NB=lectures/01_rnn_basics.ipynb    self-check a student's notebook
 
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8888
 NB ?=
 
-.PHONY: setup lab test execute lectures check clean
+.PHONY: setup lab test execute report lectures check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if (3, 11) <= sys.version_info[:2] <= (3, 14) else "the course needs Python 3.11 to 3.14 (the versions its pinned packages publish wheels for, see utils/tools/check_wheels.py), found " + sys.version.split()[0] + ": set PYTHON=python3.12 or similar")'
@@ -32,6 +33,10 @@ test: $(STAMP)
 
 execute: $(STAMP)
 	$(BIN)/python -m utils.tools.execute
+	$(BIN)/python -m utils.tools.build
+
+report: $(STAMP)
+	$(BIN)/python -m utils.tools.report
 	$(BIN)/python -m utils.tools.build
 
 lectures: $(STAMP)

@@ -12,6 +12,7 @@ the main one (a character-level language model) and a tiny one where the cost of
 ~10 small operations per time step from Python dominates.
 """
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -67,14 +68,19 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=30, help="timed steps per layer and size")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--gru", action="store_true", help="also compare GRUFromEquations with nn.GRU")
+    parser.add_argument("--json", action="store_true",
+                        help="print only one JSON line {size: {from_equations_ms, torch_ms, ratio}} "
+                             "for the LSTM (what utils.tools.report reads)")
     args = parser.parse_args(argv)
     if args.threads < 1 or args.repeats < 1:
         parser.error("--threads and --repeats must be positive")
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} CPU threads, "
-          f"median of {args.repeats} training steps (forward + backward + Adam)")
+    if not args.json:
+        print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} CPU threads, "
+              f"median of {args.repeats} training steps (forward + backward + Adam)")
+    measured = {}
     pairs = [("LSTM", nn.LSTM, LSTMFromEquations, copy_lstm_from_torch)]
     if args.gru:
         pairs.append(("GRU", nn.GRU, GRUFromEquations, copy_gru_from_torch))
@@ -84,9 +90,15 @@ def main(argv=None):
             ours = copy(OursCls(D, H).to(device), reference)
             x = torch.randn(B, T, D, device=device)
             t_ours, t_ref = time_pair(make_step(ours, x, device), make_step(reference, x, device), args.repeats)
-            print(f"{kind} {name:28s} D={D:3d} H={H:3d} B={B:3d} T={T:3d}: "
-                  f"from equations {1000 * t_ours:7.1f} ms, nn.{kind} {1000 * t_ref:7.1f} ms, "
-                  f"ratio {t_ours / t_ref:.2f}x")
+            if kind == "LSTM":
+                measured[name] = {"from_equations_ms": round(1000 * t_ours, 2),
+                                  "torch_ms": round(1000 * t_ref, 2), "ratio": round(t_ours / t_ref, 3)}
+            if not args.json:
+                print(f"{kind} {name:28s} D={D:3d} H={H:3d} B={B:3d} T={T:3d}: "
+                      f"from equations {1000 * t_ours:7.1f} ms, nn.{kind} {1000 * t_ref:7.1f} ms, "
+                      f"ratio {t_ours / t_ref:.2f}x")
+    if args.json:
+        print(json.dumps(measured))
     return 0
 
 

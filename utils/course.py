@@ -5,8 +5,10 @@
     model_device        the device a model's parameters live on
     eval_mode           a block run with a model in eval mode, its previous mode restored after
     torch_threads       a block run with a given number of torch CPU threads
+    record_results      a notebook's headline figures, for the results report (make report)
 """
 import contextlib
+import json
 import os
 import random
 
@@ -134,3 +136,35 @@ def torch_threads(n):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+RESULTS_VARIABLE = "COURSE_RESULTS_DIR"   # set by utils.tools.report while it executes notebooks
+
+
+def record_results(notebook, device, **values):
+    """Hand a notebook's headline figures to the results report (``make report``).
+
+    notebook: the notebook's file name without .ipynb, e.g. "02_char_rnn". device: where it
+    trained (the DEVICE of its first cell). values: name -> a number (int or finite float),
+    as computed by the notebook's own cells.
+    Writes ``<notebook>.json`` into the folder named by the environment variable
+    COURSE_RESULTS_DIR when it is set (the report sets it for the kernels it starts); does
+    nothing otherwise, so a student's or nbval's run leaves no file behind. Prints nothing.
+    Returns: the dict that was (or would have been) written.
+    """
+    fname = "record_results"
+    notebook = validate.non_empty_str(fname, "notebook", notebook)
+    found = {}
+    for name, value in values.items():
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{fname}: {name} must be a number, got {validate.shown(value)}")
+        found[name] = validate.finite_number(fname, name, value)
+        if isinstance(value, (int, np.integer)):
+            found[name] = int(value)
+    record = {"notebook": notebook, "device": str(device), "values": found}
+    folder = os.environ.get(RESULTS_VARIABLE)
+    if folder:
+        path = os.path.join(folder, f"{notebook}.json")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=1)
+    return record
