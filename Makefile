@@ -5,15 +5,21 @@
 #   make report     the same, and write results/report.{md,json} and the README's results table
 #   make lectures   build lectures/ from solutions/
 #   make check NB=lectures/01_rnn_basics.ipynb    self-check a student's notebook
+#   make grade SUBMISSIONS=dir    grade a class with nbgrader (dir/<student>/<NN_name>.ipynb)
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEACHER_STAMP := $(VENV)/.installed-teacher
 PORT ?= 8888
 NB ?=
+SUBMISSIONS ?=
+GRADES ?= grades
+TIMEOUT ?= 600
+JOBS ?= 0
 
-.PHONY: setup lab test execute report lectures check clean
+.PHONY: setup lab test execute report lectures check grade clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if (3, 11) <= sys.version_info[:2] <= (3, 14) else "the course needs Python 3.11 to 3.14 (the versions its pinned packages publish wheels for, see utils/tools/check_wheels.py), found " + sys.version.split()[0] + ": set PYTHON=python3.12 or similar")'
@@ -22,12 +28,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# nbgrader, for teachers only: a second pinned file, so that the student install stays as it is
+$(TEACHER_STAMP): $(STAMP) requirements-teacher.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-teacher.txt
+	@touch $(TEACHER_STAMP)
+
 setup: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=lectures --port=$(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(TEACHER_STAMP)
 	$(BIN)/python -m pytest tests solutions --nbval --nbval-current-env \
 		--nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=600 --durations=15
 
@@ -45,6 +56,10 @@ lectures: $(STAMP)
 check: $(STAMP)
 	@if [ -z "$(NB)" ]; then echo "usage: make check NB=lectures/01_rnn_basics.ipynb"; exit 2; fi
 	$(BIN)/python -m utils.tools.selfcheck "$(NB)"
+
+grade: $(TEACHER_STAMP)
+	@if [ -z "$(SUBMISSIONS)" ]; then echo "usage: make grade SUBMISSIONS=dir  (dir/<student>/<NN_name>.ipynb)"; exit 2; fi
+	$(BIN)/python -m utils.tools.grade "$(SUBMISSIONS)" --out "$(GRADES)" --timeout $(TIMEOUT) --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -11,7 +11,15 @@ What the build does to each cell of a solution notebook:
   stores them as ``course.reference_outputs`` in its metadata: saving a notebook rewrites
   outputs but not this, so the self-check compares against an answer the student cannot
   overwrite by accident;
-- every other cell is copied as it is, outputs included (figures, demonstrations).
+- every other cell is copied as it is, outputs included (figures, demonstrations);
+- every cell gets nbgrader's metadata from these markers (``utils.tools.nbgrader_meta``), in
+  the lecture and in the solution notebook itself (nbgrader's source copy), so that
+  ``nbgrader generate_assignment`` turns solutions/ into exactly the sources of lectures/ and
+  ``make grade`` can autograde what students hand back. The solution notebook is rewritten
+  only when that metadata is missing or out of date.
+
+A line that contains ``BEGIN SOLUTION`` or ``END SOLUTION`` without being exactly the marker
+stops the build: nbgrader would read it as a marker too.
 """
 import argparse
 import copy
@@ -23,6 +31,7 @@ import nbformat
 from utils.tools.notebooks import (ANSWER_PLACEHOLDER, BEGIN_SOLUTION, CODE_PLACEHOLDER,
                                    COURSE_KEY, END_SOLUTION, LECTURES_DIR, NOT_IMPLEMENTED,
                                    REPO_ROOT, SOLUTIONS_DIR, check_name, solution_notebooks)
+from utils.tools.nbgrader_meta import with_nbgrader_metadata
 
 
 class BuildError(Exception):
@@ -46,6 +55,10 @@ def _regions(source, where):
                                  f"'{BEGIN_SOLUTION}' before it")
             chunks.append(("solution", current))
             current, inside = [], False
+        elif "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+            raise BuildError(f"{where}: line {number}: a solution marker must be alone on its "
+                             f"line ('{BEGIN_SOLUTION}' or '{END_SOLUTION}'); nbgrader reads "
+                             f"any line containing 'BEGIN SOLUTION' or 'END SOLUTION' as one")
         else:
             current.append(line)
     if inside:
@@ -97,9 +110,14 @@ def build_lecture(solution, source_name):
 
     solution: a ``nbformat.NotebookNode`` (not modified). source_name: e.g.
     "solutions/01_rnn_basics.ipynb", used in messages and stored in the metadata.
-    Returns: the lecture ``NotebookNode``.
+    Returns: the lecture ``NotebookNode``, with nbgrader's metadata on every cell.
     """
-    lecture = copy.deepcopy(solution)
+    for index, cell in enumerate(solution.cells):  # nbgrader's cells are decided by the markers
+        _regions(cell.source, f"{source_name}, cell {index} ({cell.cell_type})")
+    try:
+        lecture = with_nbgrader_metadata(solution)
+    except ValueError as exc:
+        raise BuildError(f"{source_name}: {exc}") from None
     checks = []
     for index, cell in enumerate(lecture.cells):
         where = f"{source_name}, cell {index} ({cell.cell_type})"
@@ -123,21 +141,41 @@ def build_lecture(solution, source_name):
     return lecture
 
 
+def _source_name(solution_path):
+    try:
+        return solution_path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return f"solutions/{solution_path.name}"
+
+
 def lecture_text(solution_path):
     """The JSON text of the lecture built from one solution notebook file."""
     solution_path = Path(solution_path)
-    try:
-        source_name = solution_path.resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        source_name = f"solutions/{solution_path.name}"
     nb = nbformat.read(solution_path, as_version=4)
-    return nbformat.writes(build_lecture(nb, source_name)) + "\n"
+    return nbformat.writes(build_lecture(nb, _source_name(solution_path))) + "\n"
+
+
+def solution_text(solution_path):
+    """The JSON text of a solution notebook with its nbgrader metadata up to date."""
+    solution_path = Path(solution_path)
+    nb = nbformat.read(solution_path, as_version=4)
+    build_lecture(nb, _source_name(solution_path))  # validates markers and grade ids
+    return nbformat.writes(with_nbgrader_metadata(nb)) + "\n"
 
 
 def build_all(solutions_dir=SOLUTIONS_DIR, lectures_dir=LECTURES_DIR, check_only=False):
-    """Build every lecture. Returns the list of lecture paths that were (or would be) changed."""
+    """Build every lecture and bring the nbgrader metadata of every solution up to date.
+
+    Returns the list of paths (solutions and lectures) that were (or would be) changed.
+    """
     lectures_dir = Path(lectures_dir)
     changed = []
+    for solution_path in solution_notebooks(solutions_dir):
+        text = solution_text(solution_path)
+        if solution_path.read_text(encoding="utf-8") != text:
+            changed.append(solution_path)
+            if not check_only:
+                solution_path.write_text(text, encoding="utf-8")
     for solution_path in solution_notebooks(solutions_dir):
         target = lectures_dir / solution_path.name
         text = lecture_text(solution_path)
@@ -160,6 +198,7 @@ def main(argv=None):
         # build everything in memory first, so a broken notebook leaves lectures/ untouched
         for path in solution_notebooks(args.solutions):
             lecture_text(path)
+            solution_text(path)
         changed = build_all(args.solutions, args.lectures, check_only=args.check)
     except BuildError as exc:
         print(f"build failed: {exc}", file=sys.stderr)
@@ -167,12 +206,14 @@ def main(argv=None):
     n = len(solution_notebooks(args.solutions))
     if args.check:
         for path in changed:
-            print(f"out of date: {path.name}")
-        print(f"{n - len(changed)} of {n} lectures up to date")
+            print(f"out of date: {path.parent.name}/{path.name}")
+        print(f"{n - sum(p.parent == args.lectures for p in changed)} of {n} lectures up to date"
+              + (", nbgrader metadata of some solutions out of date"
+                 if any(p.parent != args.lectures for p in changed) else ""))
         return 1 if changed else 0
     for path in changed:
-        print(f"wrote {args.lectures.name}/{path.name}")
-    print(f"{n} lectures built, {len(changed)} changed")
+        print(f"wrote {path.parent.name}/{path.name}")
+    print(f"{n} lectures built, {len(changed)} files changed")
     return 0
 
 

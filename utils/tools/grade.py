@@ -1,0 +1,390 @@
+"""Grade a class with nbgrader: autograde every submission, write a gradebook and a summary.
+
+    python -m utils.tools.grade SUBMISSIONS [--out grades] [--jobs N] [--timeout SECONDS]
+    (or: make grade SUBMISSIONS=dir, which installs nbgrader first: requirements-teacher.txt)
+
+SUBMISSIONS holds one folder per student with the notebooks they handed back, named as in
+lectures/: ``SUBMISSIONS/<student>/<NN_name>.ipynb``. What happens:
+
+1. A scratch nbgrader course directory, ``<out>/nbgrader``, is made from the teacher's
+   solutions/ (one nbgrader assignment per notebook, named like it) and ``nbgrader
+   generate_assignment`` releases each notebook that was handed in.
+2. Every submission that is a readable notebook of this course is autograded by ``nbgrader
+   autograde`` in a copy of that directory of its own, up to ``--jobs`` at a time (default: the
+   number of cores), each within ``--timeout`` seconds (the whole notebook; on expiry nbgrader
+   and its kernel are killed). nbgrader restores every locked cell (checks, text, demos) from
+   the teacher's copy before running it, and sets NBGRADER_EXECUTION, under which a check on an
+   unsolved exercise fails.
+3. The results are merged into ``<out>/nbgrader`` (gradebook.db, submitted/, autograded/), where
+   nbgrader's formgrader shows them and where written answers are graded by hand, and written
+   out as ``<out>/gradebook.csv`` and ``<out>/summary.md``.
+
+gradebook.csv has one row per student and notebook: its status (graded / unreadable / timed
+out / not a notebook of this course), the points of each check (columns ``<check> (<points>)``,
+empty where the notebook has no such check or was not graded), the total and maximum of the
+checks, the number of written answers left for the teacher (nbgrader gives 0 to one left
+as YOUR ANSWER HERE), and the locked cells the student
+had edited (nbgrader graded the teacher's version of them). A file that cannot be graded gets
+its row and the batch goes on. summary.md gives, per check, how many passed and the most
+common failure messages.
+"""
+import argparse
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import psutil
+
+from utils.tools.build import solution_text
+from utils.tools.nbgrader_meta import NBGRADER_KEY, cell_role
+from utils.tools.notebooks import COURSE_KEY, SOLUTIONS_DIR, check_name, solution_notebooks
+
+GRADED, UNREADABLE, TIMED_OUT, FOREIGN = ("graded", "unreadable", "timed out",
+                                          "not a notebook of this course")
+DEFAULT_TIMEOUT = 600  # seconds per notebook: every solution runs in at most 3 minutes on 2 cores
+CONFIG = """\
+c = get_config()
+c.CourseDirectory.root = {root!r}
+c.Execute.timeout = {timeout}  # per cell; the whole notebook is limited by the grader
+c.Autograde.create_student = True
+"""
+
+
+@dataclass
+class Row:
+    """One line of the gradebook: a student's file and what grading made of it."""
+    student: str
+    notebook: str
+    path: Path
+    status: str = GRADED
+    scores: dict = field(default_factory=dict)  # check name -> points scored
+    failures: dict = field(default_factory=dict)  # check name -> first line of its error
+    edited: list = field(default_factory=list)  # grade ids of edited locked cells
+    manual: int = 0  # written answers that nbgrader left for the teacher
+    seconds: float = 0.0  # time spent autograding it
+    message: str = ""
+
+
+class Course:
+    """The notebooks of the course, from solutions/: checks and nbgrader cells of each."""
+
+    def __init__(self, solutions_dir=SOLUTIONS_DIR):
+        self.solutions = {p.stem: p for p in solution_notebooks(solutions_dir)}
+        self._sources = {}
+
+    def source(self, name):
+        """The solution notebook with its nbgrader metadata (as the build writes it)."""
+        if name not in self._sources:
+            self._sources[name] = nbformat.reads(solution_text(self.solutions[name]), as_version=4)
+        return self._sources[name]
+
+    def checks(self, name):
+        """{check name: points} of a notebook, in order."""
+        return {check_name(c): c.metadata[NBGRADER_KEY]["points"]
+                for c in self.source(name).cells if cell_role(c) == "check"}
+
+    def written(self, name):
+        return sum(cell_role(c) == "written" for c in self.source(name).cells)
+
+
+def classify(course, path):
+    """None if ``path`` is a notebook of the course to autograde, else (status, message)."""
+    if path.suffix != ".ipynb" or path.stem not in course.solutions:
+        return FOREIGN, f"{path.name} is not named like a notebook of this course"
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises several types for broken JSON or schema
+        return UNREADABLE, f"cannot be read as a notebook ({type(exc).__name__})"
+    info = nb.metadata.get(COURSE_KEY, {})
+    if not info.get("lecture") or info.get("built_from") != f"solutions/{path.name}":
+        return FOREIGN, "not the course's lecture (no course metadata, or another notebook's)"
+    return None
+
+
+def edited_locked_cells(submitted, released):
+    """grade ids of the locked cells of ``released`` whose source the student changed or deleted."""
+    cells = {c.metadata.get(NBGRADER_KEY, {}).get("grade_id"): c for c in submitted.cells}
+    edited = []
+    for cell in released.cells:
+        meta = cell.metadata.get(NBGRADER_KEY, {})
+        if meta.get("locked"):
+            mine = cells.get(meta["grade_id"])
+            if mine is None or mine.source != cell.source or mine.cell_type != cell.cell_type:
+                edited.append(meta["grade_id"])
+    return edited
+
+
+def _error_line(cell):
+    """The first line of the error a cell's outputs show, or ""."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            value = (output.get("evalue") or "").strip().splitlines()
+            return f"{output.get('ename')}: {value[0]}" if value else output.get("ename", "error")
+    return ""
+
+
+def _env():
+    env = dict(os.environ)
+    env.pop("NBGRADER_EXECUTION", None)
+    env.pop("COURSE_SELFCHECK", None)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")  # alembic
+    return env
+
+
+def _nbgrader(args, cwd, timeout=None):
+    """Run an nbgrader command in ``cwd``; kill it and its kernel past ``timeout`` seconds.
+
+    Returns: (return code or None when it timed out, the tail of its log).
+    """
+    log_path = Path(cwd) / "nbgrader.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=_env(),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+            _kill_tree(proc)
+    return code, log_path.read_text(errors="replace")[-3000:]
+
+
+def _kill_tree(proc):
+    """Kill a process and every process below it (the kernel runs in a session of its own)."""
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    for p in family:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    psutil.wait_procs(family, timeout=10)
+
+
+def make_course_dir(course, root, names, timeout):
+    """A fresh nbgrader course directory with the notebooks ``names`` released."""
+    root = Path(root)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(CONFIG.format(root=str(root.resolve()),
+                                                           timeout=int(timeout)))
+    for name in names:
+        target = root / "source" / name / f"{name}.ipynb"
+        target.parent.mkdir(parents=True)
+        nbformat.write(course.source(name), target)
+    if names:  # one run releases every assignment of source/
+        code, log = _nbgrader(["generate_assignment", "*", "--force"], cwd=root)
+        missing = [n for n in names if not (root / "release" / n / f"{n}.ipynb").exists()]
+        if code != 0 or missing:
+            raise RuntimeError(f"nbgrader generate_assignment failed ({', '.join(missing)}):\n{log}")
+    return root
+
+
+def _job_dir(root, jobs_dir, row, timeout):
+    """A copy of the course directory holding only this submission."""
+    job = jobs_dir / f"{row.student}--{row.notebook}"
+    job.mkdir(parents=True)
+    for part in ("source", "release"):
+        shutil.copytree(root / part / row.notebook, job / part / row.notebook)
+    shutil.copy2(root / "gradebook.db", job / "gradebook.db")
+    (job / "nbgrader_config.py").write_text(CONFIG.format(root=str(job.resolve()),
+                                                          timeout=int(timeout)))
+    target = job / "submitted" / row.student / row.notebook / f"{row.notebook}.ipynb"
+    target.parent.mkdir(parents=True)
+    shutil.copy2(row.path, target)
+    return job
+
+
+def autograde(course, root, jobs_dir, row, timeout):
+    """Autograde one submission in a directory of its own; fill in ``row``. Returns the job dir."""
+    job = _job_dir(root, jobs_dir, row, timeout)
+    code, log = _nbgrader(["autograde", row.notebook, "--student", row.student, "--force"],
+                          cwd=job, timeout=timeout)
+    if code is None:
+        row.status, row.message = TIMED_OUT, f"stopped after {timeout:g} s"
+        return job
+    graded = job / "autograded" / row.student / row.notebook / f"{row.notebook}.ipynb"
+    if code != 0 or not graded.exists():
+        errors = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
+        row.status = UNREADABLE
+        row.message = "nbgrader could not grade it: " + (errors[0] if errors else f"exit {code}")
+        return job
+    released = nbformat.read(root / "release" / row.notebook / f"{row.notebook}.ipynb", as_version=4)
+    row.edited = edited_locked_cells(nbformat.read(row.path, as_version=4), released)
+    from nbgrader.api import Gradebook  # nbgrader is a teacher requirement, loaded only to grade
+    with Gradebook(f"sqlite:///{job / 'gradebook.db'}") as gb:
+        submission = gb.find_submission_notebook(row.notebook, row.notebook, row.student)
+        scores = {grade.name: grade.score for grade in submission.grades}
+        row.manual = sum(bool(grade.needs_manual_grade) for grade in submission.grades)
+    result = nbformat.read(graded, as_version=4)
+    for cell in result.cells:
+        meta = cell.metadata.get(NBGRADER_KEY, {})
+        name = meta.get("grade_id")
+        if meta.get("grade") and not meta.get("solution") and name in course.checks(row.notebook):
+            row.scores[name] = scores.get(name, 0)
+            if _error_line(cell):
+                row.failures[name] = _error_line(cell)
+    for name in course.checks(row.notebook):
+        row.scores.setdefault(name, 0)
+    return job
+
+
+def merge(root, job, row):
+    """Copy one graded submission (files and scores) into the course directory of the class."""
+    from nbgrader.api import Gradebook  # nbgrader is a teacher requirement, loaded only to grade
+    for part in ("submitted", "autograded"):
+        src = job / part / row.student / row.notebook
+        if src.exists():
+            dst = root / part / row.student / row.notebook
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+    with Gradebook(f"sqlite:///{job / 'gradebook.db'}") as source:
+        grades = {g.name: (g.auto_score, g.needs_manual_grade) for g in
+                  source.find_submission_notebook(row.notebook, row.notebook, row.student).grades}
+        comments = {c.name: c.auto_comment for c in
+                    source.find_submission_notebook(row.notebook, row.notebook, row.student).comments}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy warns inside nbgrader's add_submission
+        gb.update_or_create_student(row.student)
+        gb.add_submission(row.notebook, row.student)
+        for name, (auto_score, needs_manual) in grades.items():
+            grade = gb.find_grade(name, row.notebook, row.notebook, row.student)
+            grade.auto_score, grade.needs_manual_grade = auto_score, needs_manual
+        for name, text in comments.items():
+            gb.find_comment(name, row.notebook, row.notebook, row.student).auto_comment = text
+        gb.db.commit()
+
+
+def collect(submissions):
+    """Rows for every file ``<student>/<file>`` under the submissions folder, sorted."""
+    rows = []
+    for student in sorted(p for p in Path(submissions).iterdir()
+                          if p.is_dir() and not p.name.startswith(".")):
+        for path in sorted(p for p in student.iterdir() if p.is_file() and not p.name.startswith(".")):
+            rows.append(Row(student.name, path.stem if path.suffix == ".ipynb" else path.name, path))
+    return rows
+
+
+def write_gradebook(course, rows, path):
+    names = [n for n in course.solutions if any(r.notebook == n and r.status == GRADED for r in rows)]
+    columns = [(name, check, points) for name in names for check, points in course.checks(name).items()]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["student", "notebook", "status"] + [f"{c} ({p:g})" for _, c, p in columns]
+                     + ["total", "max", "written answers to grade", "edited locked cells", "message"])
+        for r in rows:
+            known = r.notebook in course.solutions and r.status != FOREIGN
+            checks = course.checks(r.notebook) if known else {}
+            cells = [f"{r.scores[c]:g}" if c in r.scores else "" for _, c, _ in columns]
+            out.writerow([r.student, r.notebook, r.status] + cells
+                         + [f"{sum(r.scores.values()):g}", f"{sum(checks.values()):g}" if known else "",
+                            r.manual if r.status == GRADED else "",
+                            " ".join(r.edited), r.message])
+
+
+def write_summary(course, rows, path, top=3):
+    lines = ["# Grading summary", ""]
+    counts = Counter(r.status for r in rows)
+    lines.append("Files: " + ", ".join(f"{n} {s}" for s, n in counts.most_common()) + ".")
+    for name in course.solutions:
+        graded = [r for r in rows if r.notebook == name and r.status == GRADED]
+        if not graded:
+            continue
+        lines += ["", f"## {name}", "", "| check | passed | most common failures |", "| --- | --- | --- |"]
+        for check, points in course.checks(name).items():
+            passed = sum(r.scores.get(check) == points for r in graded)
+            common = Counter(r.failures[check] for r in graded if check in r.failures).most_common(top)
+            text = "<br>".join(f"{n}× {msg.replace('|', '/')}" for msg, n in common) or "-"
+            lines.append(f"| {check} | {passed} of {len(graded)} | {text} |")
+        edited = Counter(g for r in graded for g in r.edited)
+        if edited:
+            lines += ["", "Edited locked cells (graded in the teacher's version): "
+                      + ", ".join(f"{g} ({n})" for g, n in edited.most_common()) + "."]
+        manual = sum(r.manual for r in graded)
+        if course.written(name):
+            lines += ["", f"Written answers ({course.written(name)} per notebook): {manual} to "
+                      "grade by hand in nbgrader's formgrader (the others were left unanswered)."]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def grade_class(submissions, out="grades", jobs=None, timeout=DEFAULT_TIMEOUT,
+                solutions_dir=SOLUTIONS_DIR, log=sys.stdout):
+    """Grade every submission; write gradebook.csv, summary.md and the course directory.
+
+    Returns: the list of Rows.
+    """
+    start = time.monotonic()
+    course, out = Course(solutions_dir), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = collect(submissions)
+    todo = []
+    for row in rows:
+        problem = classify(course, row.path)
+        if problem:
+            row.status, row.message = problem
+        else:
+            todo.append(row)
+    names = [n for n in course.solutions if any(r.notebook == n for r in todo)]
+    print(f"grading {len(todo)} of {len(rows)} files ({', '.join(names) or 'none'}), "
+          f"{timeout:g} s per notebook", file=log, flush=True)
+    root = make_course_dir(course, out / "nbgrader", names, timeout)
+    jobs_dir = root / ".jobs"
+
+    def run(row):
+        began = time.monotonic()
+        try:
+            job = autograde(course, root, jobs_dir, row, timeout)
+        except Exception as exc:  # one bad submission must not stop the batch
+            row.status, row.message = UNREADABLE, f"grading failed: {type(exc).__name__}: {exc}"
+            job = None
+        row.seconds = time.monotonic() - began
+        return row, job
+
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+        for row, job in pool.map(run, todo):
+            if row.status == GRADED:
+                merge(root, job, row)
+            print(f"  {row.student}/{row.path.name}: {row.status}"
+                  + (f" {sum(row.scores.values()):g}/{sum(course.checks(row.notebook).values()):g}"
+                     if row.status == GRADED else "") + f" ({row.seconds:.0f} s)", file=log, flush=True)
+    shutil.rmtree(jobs_dir, ignore_errors=True)
+    write_gradebook(course, rows, out / "gradebook.csv")
+    write_summary(course, rows, out / "summary.md")
+    print(f"wrote {out / 'gradebook.csv'} and {out / 'summary.md'} "
+          f"({time.monotonic() - start:.0f} s); written answers: formgrader in {root}", file=log)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("submissions", type=Path, help="folder of <student>/<NN_name>.ipynb")
+    parser.add_argument("--out", type=Path, default=Path("grades"), help="where to write (grades/)")
+    parser.add_argument("--jobs", type=int, default=0, help="notebooks graded at once (0: the cores)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds allowed per notebook ({DEFAULT_TIMEOUT})")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        print(f"grade: {args.submissions} is not a folder of <student>/<NN_name>.ipynb", file=sys.stderr)
+        return 2
+    grade_class(args.submissions, args.out, args.jobs, args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
