@@ -1,0 +1,131 @@
+"""Layers of visual question answering (numpy reference, forward/backward pairs).
+
+Two ways to join an image and a question (notebook 08), CS231n style: ``*_forward`` returns
+``(out, cache)``, ``*_backward`` takes ``(dout, cache)``.
+
+Product fusion (Antol et al. 2015): project the image vector v and the question vector q to one
+size E, squash each with tanh, multiply elementwise:
+
+    a = tanh(v @ W_v + b_v)        (N, E)
+    b = tanh(q @ W_q + b_q)        (N, E)
+    f = a * b                      (N, E)
+
+Concatenation fusion, f = [v, q] (N, P + H), needs no layer of its own: its backward splits df
+into its first P and last H columns.
+
+One hop of question-guided attention (Stacked Attention Networks, Yang et al. 2016). The query
+u (the question vector, later the refined query) scores each of the L locations of the image:
+
+    h_i  = tanh(V_i @ W_I + u @ W_Q + b_A)     (N, L, K)  one hidden layer per location
+    e_i  = h_i @ w_P                           (N, L)
+    p    = softmax(e) over the L locations     (N, L)
+    u'   = u + sum_i p_i V_i                   (N, d)     the refined query (a residual)
+
+Shapes: N rows, P image-vector size, H question-vector size, E fused size, L locations, d the
+size shared by the query and every location's features, K units of the attention layer.
+"""
+import numpy as np
+
+from utils import validate
+from utils.layers.common import softmax
+
+
+def product_fusion_forward(v, q, W_v, b_v, W_q, b_q):
+    """Elementwise-product fusion of an image vector and a question vector.
+
+    v: (N, P) image vectors; q: (N, H) question vectors.
+    W_v: (P, E), b_v: (E,), W_q: (H, E), b_q: (E,).
+    Returns: f (N, E) = tanh(v @ W_v + b_v) * tanh(q @ W_q + b_q), and the cache
+    (v, q, W_v, W_q, a, b) with a = tanh(v @ W_v + b_v), b = tanh(q @ W_q + b_q).
+    """
+    fname = "product_fusion_forward"
+    v = validate.float_array(fname, "v", v, shape=("N", "P"))
+    N, P = v.shape
+    q = validate.float_array(fname, "q", q, shape=(N, "H"))
+    H = q.shape[1]
+    b_v = validate.float_array(fname, "b_v", b_v, shape=("E",))
+    E = b_v.shape[0]
+    W_v = validate.float_array(fname, "W_v", W_v, shape=(P, E))
+    W_q = validate.float_array(fname, "W_q", W_q, shape=(H, E))
+    b_q = validate.float_array(fname, "b_q", b_q, shape=(E,))
+    a = np.tanh(v @ W_v + b_v)        # (N, E)
+    b = np.tanh(q @ W_q + b_q)        # (N, E)
+    return a * b, (v, q, W_v, W_q, a, b)
+
+
+def product_fusion_backward(df, cache):
+    """Backward pass of product_fusion_forward.
+
+    df: (N, E) gradient of the loss with respect to f.
+    Returns: dv (N, P), dq (N, H), dW_v (P, E), db_v (E,), dW_q (H, E), db_q (E,).
+    """
+    fname = "product_fusion_backward"
+    if not isinstance(cache, tuple) or len(cache) != 6:
+        raise ValueError(f"{fname}: cache must be the cache of product_fusion_forward, "
+                         f"got {validate.shown(cache)}")
+    v, q, W_v, W_q, a, b = cache
+    df = validate.float_array(fname, "df", df, shape=a.shape)
+    dpre_v = df * b * (1.0 - a ** 2)      # (N, E): each factor's gradient is the other factor
+    dpre_q = df * a * (1.0 - b ** 2)      # (N, E)
+    return (dpre_v @ W_v.T, dpre_q @ W_q.T, v.T @ dpre_v, dpre_v.sum(axis=0),
+            q.T @ dpre_q, dpre_q.sum(axis=0))
+
+
+def concat_fusion_backward(df, P):
+    """Backward of f = [v, q]: (dv, dq) = (df[:, :P], df[:, P:])."""
+    df = validate.float_array("concat_fusion_backward", "df", df, ndim=2)
+    return df[:, :P], df[:, P:]
+
+
+def attention_hop_forward(u, V, W_I, W_Q, b_A, w_P):
+    """One hop of question-guided attention.
+
+    u: (N, d) the query; V: (N, L, d) the features of each location.
+    W_I: (d, K), W_Q: (d, K), b_A: (K,), w_P: (K,).
+    Returns: (u_next (N, d), p (N, L)), cache (u, V, W_I, W_Q, w_P, h, p) with
+    h = tanh(V @ W_I + (u @ W_Q + b_A)[:, None, :]) (N, L, K).
+    """
+    fname = "attention_hop_forward"
+    V = validate.float_array(fname, "V", V, shape=("N", "L", "d"))
+    N, L, d = V.shape
+    u = validate.float_array(fname, "u", u, shape=(N, d))
+    w_P = validate.float_array(fname, "w_P", w_P, shape=("K",))
+    K = w_P.shape[0]
+    W_I = validate.float_array(fname, "W_I", W_I, shape=(d, K))
+    W_Q = validate.float_array(fname, "W_Q", W_Q, shape=(d, K))
+    b_A = validate.float_array(fname, "b_A", b_A, shape=(K,))
+    if L < 1:
+        raise ValueError(f"{fname}: V must have at least one location, got shape {V.shape}")
+    h = np.tanh(V @ W_I + (u @ W_Q + b_A)[:, None, :])     # (N, L, K)
+    p = softmax(h @ w_P)                                   # (N, L) over the locations
+    u_next = u + np.einsum("nl,nld->nd", p, V)             # (N, d)
+    return (u_next, p), (u, V, W_I, W_Q, w_P, h, p)
+
+
+def attention_hop_backward(du_next, dp, cache):
+    """Backward pass of attention_hop_forward.
+
+    du_next: (N, d) gradient with respect to u_next; dp: (N, L) gradient with respect to p
+    from a direct use of it, or None.
+    Returns: du (N, d), dV (N, L, d), dW_I (d, K), dW_Q (d, K), db_A (K,), dw_P (K,).
+
+    u reaches u_next twice: directly (the residual) and through the scores. V too: as the
+    values averaged, and as the keys scored.
+    """
+    fname = "attention_hop_backward"
+    if not isinstance(cache, tuple) or len(cache) != 7:
+        raise ValueError(f"{fname}: cache must be the cache of attention_hop_forward, "
+                         f"got {validate.shown(cache)}")
+    u, V, W_I, W_Q, w_P, h, p = cache
+    N, L, d = V.shape
+    du_next = validate.float_array(fname, "du_next", du_next, shape=(N, d))
+    dp_total = np.einsum("nd,nld->nl", du_next, V)                      # (N, L)
+    if dp is not None:
+        dp_total = dp_total + validate.float_array(fname, "dp", dp, shape=(N, L))
+    de = p * (dp_total - (p * dp_total).sum(axis=1, keepdims=True))     # (N, L) softmax backward
+    dw_P = np.einsum("nlk,nl->k", h, de)                                # (K,)
+    dpre = de[:, :, None] * w_P * (1.0 - h ** 2)                        # (N, L, K) through tanh
+    dquery = dpre.sum(axis=1)                                           # (N, K): broadcast over L
+    dV = p[:, :, None] * du_next[:, None, :] + dpre @ W_I.T             # values + keys
+    du = du_next + dquery @ W_Q.T                                       # residual + scores
+    return (du, dV, np.einsum("nld,nlk->dk", V, dpre), u.T @ dquery, dquery.sum(axis=0), dw_P)

@@ -1,0 +1,559 @@
+"""The visual question answering models of notebook 08 (torch).
+
+An image and a question in, an answer out. The image goes through the course's frozen CNN
+(``utils.models.encoder``): its summary vector v (N, P) or its grid of features (N, L, D). The
+question goes through an LSTM over word embeddings; its last hidden state is q (N, H).
+
+    QuestionEncoder          word embeddings + LSTM -> q, the state after the last word
+    PriorBaseline            the most frequent training answer of each question type
+    QuestionOnly, ImageOnly  a classifier that sees only q (the language prior) or only v
+    normalise_image          the summary vector l2-normalised (times sqrt(P)), as every model reads it
+    FusionClassifier         v and q fused by concatenation [v, q] or by an elementwise product
+                             tanh(v W_v + b_v) * tanh(q W_q + b_q) (Antol et al. 2015), then
+                             fully connected layers over the A = 42 answers
+    StackedAttention         question-guided attention over the grid, 1 or more hops (Yang et
+                             al. 2016): u_0 = q; each hop p = softmax_i(w_P . tanh(V_i W_I +
+                             u W_Q + b_A)), u <- u + sum_i p_i V_i; then the classifier on u
+    Visual7W                 multiple choice (Zhu et al. 2016): the image vector mapped by W_i
+                             is the LSTM's first input, then the words mapped by W_w; at every
+                             step the LSTM attends over the grid; candidate k is scored by
+                             a_k . (h_T + v W_o), a_k the candidate's embedding
+    attention_hop_torch      one hop in torch (the reference of the exercise's torch step)
+    save_vqa_model, load_vqa_model, checkpoint_path, build_model   checkpoints
+
+Every model takes one batch dict (``batch_tensors``) and returns a dict: "scores" (N, A) over
+the answer vocabulary (Visual7W: (N, 4) over the candidates) and "attention" (N, hops, L) or
+(N, T+1, L) for Visual7W, or None. Shapes: N questions, T words, L = 64 grid locations, D
+features per location (plus 2 coordinates: each location's (x, y) in [-1, 1], CoordConv, as
+in notebook 07), P = 256 summary size, H hidden units, K hidden units of an attention layer.
+"""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from utils import validate
+from utils.data import shapes_language as language
+from utils.data.vqa import answer_word_ids, encode_typed_question
+from utils.models.attention_captioner import location_coordinates
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINT_DIR = REPO_ROOT / "datasets" / "vqa"
+REBUILD_COMMAND = "python -m utils.tools.train_vqa"
+MODEL_KINDS = ("question_only", "image_only", "concat", "product", "san1", "san2", "visual7w")
+NUM_ANSWERS = len(language.answer_vocab())
+GRID_SIDE = 8            # the encoder's grid is 8 x 8 cells of 8 x 8 pixels
+CELL_PIXELS = 8
+
+
+class VQACheckpointError(FileNotFoundError, ValueError):
+    """A VQA checkpoint is missing (also a ValueError, as corrupt or stale files are)."""
+
+
+# ----------------------------------------------------------------------------- inputs
+def batch_tensors(data, rows, summary, grid, device="cpu"):
+    """One minibatch for the models.
+
+    data: dict of ``utils.data.vqa.vqa_arrays``; rows: (B,) indices of questions;
+    summary (S, P), grid (S, L, D): float tensors of the split's scenes (cached_features).
+    Returns: dict of tensors on device: question (B, T') cut after the longest question of
+    the batch, lengths (B,), summary (B, P), grid (B, L, D), answer, qtype, candidates (B, 4),
+    correct, candidate_boxes (B, 4, 4), candidate_present (B, 4).
+    """
+    rows = torch.as_tensor(np.asarray(rows), dtype=torch.long)
+    r = rows.numpy()
+    lengths = torch.from_numpy(data["lengths"][r])
+    width = max(int(lengths.max()), 1)
+    scene = torch.from_numpy(data["scene"][r])
+    out = {"question": torch.from_numpy(data["question"][r, :width]), "lengths": lengths,
+           "summary": summary[scene], "grid": grid[scene]}
+    for key in ("answer", "qtype", "candidates", "correct", "candidate_boxes", "candidate_present"):
+        out[key] = torch.from_numpy(np.asarray(data[key][r]))
+    return {k: v.to(device) for k, v in out.items()}
+
+
+def box_cells(boxes):
+    """(..., L) float mask of the grid cells whose centre lies inside each box (..., 4)."""
+    centre = torch.arange(GRID_SIDE, dtype=torch.float32, device=boxes.device) * CELL_PIXELS \
+        + CELL_PIXELS / 2                                                  # (G,)
+    x0, y0, x1, y1 = boxes.unbind(-1)
+    inside_x = (centre >= x0[..., None]) & (centre < x1[..., None])        # (..., G) columns
+    inside_y = (centre >= y0[..., None]) & (centre < y1[..., None])        # (..., G) rows
+    return (inside_y[..., :, None] & inside_x[..., None, :]).flatten(-2).float()   # (..., L)
+
+
+class QuestionEncoder(nn.Module):
+    """Word embeddings (V, W) and an LSTM (W -> H); returns the hidden state after the last
+    word of each question, (N, H) (padding after it is never read)."""
+
+    def __init__(self, vocab_size, wordvec_dim, hidden_dim):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, wordvec_dim, padding_idx=0)
+        self.lstm = nn.LSTM(wordvec_dim, hidden_dim, batch_first=True)
+
+    def forward(self, question, lengths):
+        states, _ = self.lstm(self.embed(question))                        # (N, T, H)
+        last = (lengths - 1).clamp(min=0)
+        return states[torch.arange(len(question), device=question.device), last]   # (N, H)
+
+
+def normalise_image(v):
+    """The summary vector l2-normalised (Antol et al.'s "norm I"), scaled by sqrt(P) so that its
+    entries have a root mean square of 1: (N, P) -> (N, P). The encoder's raw summary entries
+    reach 20, enough to saturate a tanh before any training."""
+    return v * math.sqrt(v.shape[-1]) / v.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+
+
+def _mlp(inputs, hidden, outputs, dropout=0.0):
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, outputs))
+
+
+def _with_coordinates(grid, coordinates):
+    """(N, L, D) -> (N, L, D + 2): each location's features followed by its (x, y)."""
+    return torch.cat([grid, coordinates.expand(len(grid), -1, -1)], dim=2)
+
+
+# ------------------------------------------------------------------------------ models
+class VQAModel(nn.Module):
+    """What every model shares: its config, the question encoder, the count of parameters."""
+
+    kind = None
+
+    def __init__(self, vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed):
+        super().__init__()
+        fname = type(self).__name__
+        self.vocab_size = validate.positive_int(fname, "vocab_size", vocab_size)
+        self.summary_dim = validate.positive_int(fname, "summary_dim", summary_dim)
+        self.feature_dim = validate.positive_int(fname, "feature_dim", feature_dim)
+        self.wordvec_dim = validate.positive_int(fname, "wordvec_dim", wordvec_dim)
+        self.hidden_dim = validate.positive_int(fname, "hidden_dim", hidden_dim)
+        self.seed = validate.int_in_range(fname, "seed", seed, 0)
+        torch.manual_seed(self.seed)
+
+    def config(self):
+        return {"kind": self.kind, "vocab_size": self.vocab_size, "summary_dim": self.summary_dim,
+                "feature_dim": self.feature_dim, "wordvec_dim": self.wordvec_dim,
+                "hidden_dim": self.hidden_dim, "seed": self.seed, **self._extra_config()}
+
+    def _extra_config(self):
+        return {}
+
+    def num_parameters(self):
+        return sum(p.numel() for p in self.parameters())
+
+
+class QuestionOnly(VQAModel):
+    """The language prior: an MLP on the question vector q alone."""
+
+    kind = "question_only"
+
+    def __init__(self, vocab_size, summary_dim=256, feature_dim=64, wordvec_dim=32, hidden_dim=128,
+                 seed=0):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
+        self.question = QuestionEncoder(vocab_size, wordvec_dim, hidden_dim)
+        self.classifier = _mlp(hidden_dim, hidden_dim, NUM_ANSWERS)
+
+    def forward(self, batch):
+        q = self.question(batch["question"], batch["lengths"])             # (N, H)
+        return {"scores": self.classifier(q), "attention": None}
+
+
+class ImageOnly(VQAModel):
+    """An MLP on the image's summary vector alone (it never reads the question)."""
+
+    kind = "image_only"
+
+    def __init__(self, vocab_size, summary_dim=256, feature_dim=64, wordvec_dim=32, hidden_dim=128,
+                 seed=0):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
+        self.classifier = _mlp(summary_dim, hidden_dim, NUM_ANSWERS)
+
+    def forward(self, batch):
+        return {"scores": self.classifier(normalise_image(batch["summary"])), "attention": None}
+
+
+class FusionClassifier(VQAModel):
+    """Summary vector v and question vector q, fused, then an MLP over the answers.
+
+    fusion "concat": f = [v, q]                                        (N, P + H)
+    fusion "product": f = tanh(v @ W_v + b_v) * tanh(q @ W_q + b_q)   (N, E) (Antol et al. 2015)
+    fused_dim: E (product only).
+    """
+
+    kind = "fusion"
+
+    def __init__(self, vocab_size, fusion="concat", summary_dim=256, feature_dim=64, wordvec_dim=32,
+                 hidden_dim=128, fused_dim=128, seed=0):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
+        self.fusion = validate.one_of("FusionClassifier", "fusion", fusion, ("concat", "product"))
+        self.kind = fusion
+        self.fused_dim = validate.positive_int("FusionClassifier", "fused_dim", fused_dim)
+        self.question = QuestionEncoder(vocab_size, wordvec_dim, hidden_dim)
+        if fusion == "product":
+            self.project_image = nn.Linear(summary_dim, fused_dim)        # W_v, b_v
+            self.project_question = nn.Linear(hidden_dim, fused_dim)      # W_q, b_q
+            width = fused_dim
+        else:
+            width = summary_dim + hidden_dim
+        self.classifier = _mlp(width, hidden_dim, NUM_ANSWERS)
+
+    def _extra_config(self):
+        return {"fusion": self.fusion, "fused_dim": self.fused_dim}
+
+    def fuse(self, v, q):
+        """f from the raw summary v (N, P) (normalised here) and q (N, H)."""
+        v = normalise_image(v)
+        if self.fusion == "product":
+            return torch.tanh(self.project_image(v)) * torch.tanh(self.project_question(q))
+        return torch.cat([v, q], dim=1)
+
+    def forward(self, batch):
+        q = self.question(batch["question"], batch["lengths"])             # (N, H)
+        return {"scores": self.classifier(self.fuse(batch["summary"], q)), "attention": None}
+
+
+def attention_hop_torch(u, V, params):
+    """One question-guided attention hop (Yang et al. 2016) in torch.
+
+    u: (N, d) the query; V: (N, L, d) the location features; params: dict of tensors
+    W_I (d, K), W_Q (d, K), b_A (K,), w_P (K,).
+    Returns: u_next (N, d) = u + sum_i p_i V_i, p (N, L) = softmax over the locations of
+    w_P . tanh(V_i @ W_I + u @ W_Q + b_A). Differentiable.
+    """
+    fname = "attention_hop_torch"
+    names = ("W_I", "W_Q", "b_A", "w_P")
+    if not isinstance(params, dict) or any(k not in params for k in names):
+        raise ValueError(f"{fname}: params must be a dict with {list(names)}, got {validate.shown(params)}")
+    for name, value in {"u": u, "V": V, **{k: params[k] for k in names}}.items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            raise ValueError(f"{fname}: {name} must be a float torch tensor, got {validate.shown(value)}")
+    if V.ndim != 3 or u.ndim != 2 or u.shape != (V.shape[0], V.shape[2]):
+        raise ValueError(f"{fname}: u must have shape (N, d) and V (N, L, d) with the same N and d, "
+                         f"got {tuple(u.shape)} and {tuple(V.shape)}")
+    h = torch.tanh(V @ params["W_I"] + (u @ params["W_Q"] + params["b_A"]).unsqueeze(1))   # (N, L, K)
+    p = torch.softmax(h @ params["w_P"], dim=1)                                          # (N, L)
+    return u + torch.bmm(p.unsqueeze(1), V).squeeze(1), p
+
+
+class AttentionHop(nn.Module):
+    """The parameters of one hop: W_I (d, K), W_Q (d, K), b_A (K,), w_P (K,); with relative=True
+    also W_R (3, K): each location's offset (dx, dy) from where the previous hop looked, and
+    its distance, join the scores: h_i = tanh(V_i W_I + r_i W_R + u W_Q + b_A)."""
+
+    def __init__(self, dim, attention_dim, relative=False, relative_scale=2.0):
+        super().__init__()
+        self.W_I = nn.Parameter(torch.randn(dim, attention_dim) / math.sqrt(dim))
+        self.W_Q = nn.Parameter(torch.randn(dim, attention_dim) / math.sqrt(dim))
+        self.b_A = nn.Parameter(torch.zeros(attention_dim))
+        self.w_P = nn.Parameter(torch.randn(attention_dim) / math.sqrt(attention_dim))
+        if relative:
+            self.W_R = nn.Parameter(torch.randn(3, attention_dim) * relative_scale)
+
+    def forward(self, u, V, offsets=None):
+        keys = V @ self.W_I                                                     # (N, L, K)
+        if offsets is not None:
+            keys = keys + offsets @ self.W_R
+        h = torch.tanh(keys + (u @ self.W_Q + self.b_A).unsqueeze(1))           # (N, L, K)
+        p = torch.softmax(h @ self.w_P, dim=1)                                  # (N, L)
+        return u + torch.bmm(p.unsqueeze(1), V).squeeze(1), p
+
+
+def relative_offsets(p, coordinates):
+    """(N, L, 3): for each location, (dx, dy) from the centre of mass of the attention p (N, L)
+    over the locations' coordinates (L, 2), and the distance sqrt(dx^2 + dy^2)."""
+    centre = p @ coordinates                                                   # (N, 2)
+    delta = coordinates.unsqueeze(0) - centre.unsqueeze(1)                     # (N, L, 2)
+    return torch.cat([delta, delta.pow(2).sum(-1, keepdim=True).add(1e-6).sqrt()], dim=2)
+
+
+class StackedAttention(VQAModel):
+    """Stacked attention (Yang et al. 2016) on the grid, guided by the question.
+
+    The grid becomes V = tanh(grid @ W_g + xy @ W_xy + b_g) (N, L, H), in the question's space,
+    xy the location's coordinates (their weights start large, std ``position_scale``, so that
+    where a location is weighs as much as what it holds); u_0 = q; each of ``hops`` hops
+    refines u (``AttentionHop``). The answer: an MLP on u_hops (with_summary=True: on
+    [u_hops, v], the summary vector joining).
+
+    relative=True (not in Yang et al.): from the second hop on, each location's score also
+    sees its offset from where the previous hop looked (``relative_offsets``), so "the object
+    closest to the red object" is a function of the scores (without it, an additive score
+    cannot compare the distance of two locations).
+    """
+
+    kind = "san"
+
+    def __init__(self, vocab_size, hops=2, summary_dim=256, feature_dim=64, wordvec_dim=32,
+                 hidden_dim=128, attention_dim=64, with_summary=False, num_locations=64, position_scale=2.0,
+                 relative=True, seed=0):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
+        self.hops = validate.positive_int("StackedAttention", "hops", hops, maximum=4)
+        self.kind = f"san{self.hops}"
+        self.attention_dim = validate.positive_int("StackedAttention", "attention_dim", attention_dim)
+        self.with_summary = bool(with_summary)
+        self.position_scale = validate.finite_number("StackedAttention", "position_scale", position_scale, low=0)
+        self.num_locations = validate.positive_int("StackedAttention", "num_locations", num_locations)
+        self.question = QuestionEncoder(vocab_size, wordvec_dim, hidden_dim)
+        self.project_grid = nn.Linear(feature_dim, hidden_dim)
+        self.project_position = nn.Linear(2, hidden_dim, bias=False)
+        nn.init.normal_(self.project_position.weight, std=position_scale)
+        self.relative = bool(relative)
+        self.hop_layers = nn.ModuleList(AttentionHop(hidden_dim, attention_dim, relative=relative and k > 0)
+                                        for k in range(self.hops))
+        self.classifier = _mlp(hidden_dim + (summary_dim if with_summary else 0), hidden_dim, NUM_ANSWERS)
+        self.register_buffer("coordinates", location_coordinates(num_locations), persistent=False)
+
+    def _extra_config(self):
+        return {"hops": self.hops, "attention_dim": self.attention_dim,
+                "with_summary": self.with_summary, "num_locations": self.num_locations,
+                "position_scale": self.position_scale, "relative": self.relative}
+
+    def forward(self, batch):
+        u = self.question(batch["question"], batch["lengths"])                            # (N, H)
+        V = torch.tanh(self.project_grid(batch["grid"]) + self.project_position(self.coordinates))  # (N, L, H)
+        maps = []
+        for k, hop in enumerate(self.hop_layers):
+            offsets = relative_offsets(maps[-1], self.coordinates) if self.relative and k else None
+            u, p = hop(u, V, offsets)
+            maps.append(p)
+        features = torch.cat([u, normalise_image(batch["summary"])], dim=1) if self.with_summary else u
+        return {"scores": self.classifier(features), "attention": torch.stack(maps, dim=1)}
+
+
+class Visual7W(VQAModel):
+    """Multiple choice with an attention LSTM (Zhu et al. 2016), four candidates per question.
+
+    Inputs of the LSTM: x_0 = v @ W_i (the summary vector), then x_t = W_embed[w_t] @ W_w for
+    the question's words, all of size W. Before each step the LSTM attends over the grid with
+    its previous state (additive attention, as notebook 07): z_t = sum_i alpha_ti values_i,
+    and reads [x_t, z_t]. After the last word, h_T.
+    Candidates: an answer's embedding is the mean of its words' embeddings (so "red circle" is
+    embedded from "red" and "circle", also for pairs never seen as answers), mapped by W_a; a
+    pointing candidate in the scene is a box: the mean of the grid values of the cells inside
+    it, mapped by W_b (a candidate object not in the scene: an empty box, zeros).
+    Score of candidate k: a_k . (h_T + v @ W_o) / sqrt(H) (the scale keeps the first scores
+    near zero, as a softmax likes them).
+    """
+
+    kind = "visual7w"
+
+    def __init__(self, vocab_size, summary_dim=256, feature_dim=64, wordvec_dim=32, hidden_dim=128,
+                 attention_dim=64, num_locations=64, seed=0):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
+        self.attention_dim = validate.positive_int("Visual7W", "attention_dim", attention_dim)
+        self.num_locations = validate.positive_int("Visual7W", "num_locations", num_locations)
+        W, H, A, Dv = wordvec_dim, hidden_dim, attention_dim, feature_dim + 2
+        self.embed = nn.Embedding(vocab_size, W, padding_idx=0)
+        self.W_i = nn.Linear(summary_dim, W)
+        self.W_w = nn.Linear(W, W)
+        self.cell = nn.LSTMCell(W + Dv, H)
+        self.Wa_h = nn.Linear(H, A)
+        self.Wa_v = nn.Linear(Dv, A, bias=False)
+        self.w_a = nn.Linear(A, 1, bias=False)
+        self.W_a = nn.Linear(W, H)
+        self.W_b = nn.Linear(Dv, H)
+        self.W_o = nn.Linear(summary_dim, H, bias=False)
+        self.register_buffer("coordinates", location_coordinates(num_locations), persistent=False)
+        self.register_buffer("answer_words", torch.from_numpy(answer_word_ids(language.build_vocab())),
+                             persistent=False)
+
+    def _extra_config(self):
+        return {"attention_dim": self.attention_dim, "num_locations": self.num_locations}
+
+    def candidate_embeddings(self, batch, values):
+        """(N, 4, H): text candidates from their words, pointing candidates from their boxes."""
+        words = self.answer_words[batch["candidates"]]                        # (N, 4, 2)
+        mask = (words != 0).float().unsqueeze(-1)                              # (N, 4, 2, 1)
+        text = (self.embed(words) * mask).sum(2) / mask.sum(2).clamp(min=1)     # (N, 4, W)
+        text = self.W_a(text)                                                  # (N, 4, H)
+        cells = box_cells(batch["candidate_boxes"])                            # (N, 4, L)
+        pooled = cells @ values / cells.sum(-1, keepdim=True).clamp(min=1)     # (N, 4, D')
+        boxes = self.W_b(pooled)                                               # (N, 4, H)
+        pointing = (batch["qtype"] == language.QUESTION_TYPES.index("pointing")).view(-1, 1, 1)
+        return torch.where(pointing, boxes, text)
+
+    def forward(self, batch):
+        values = _with_coordinates(batch["grid"], self.coordinates)            # (N, L, D')
+        keys = self.Wa_v(values)                                               # (N, L, A)
+        question, lengths = batch["question"], batch["lengths"]
+        N, T = question.shape
+        image = normalise_image(batch["summary"])                              # (N, P)
+        inputs = [self.W_i(image)]                                             # x_0 (N, W)
+        words = self.W_w(self.embed(question))                                 # (N, T, W)
+        inputs += list(words.unbind(1))
+        h = values.new_zeros(N, self.hidden_dim)
+        c = values.new_zeros(N, self.hidden_dim)
+        last = torch.zeros_like(h)
+        maps = []
+        for t, x in enumerate(inputs):
+            e = self.w_a(torch.tanh(keys + self.Wa_h(h).unsqueeze(1))).squeeze(-1)   # (N, L)
+            alpha = torch.softmax(e, dim=1)
+            z = torch.bmm(alpha.unsqueeze(1), values).squeeze(1)               # (N, D')
+            h, c = self.cell(torch.cat([x, z], dim=1), (h, c))
+            maps.append(alpha)
+            done = (lengths == t).unsqueeze(1)                                 # step t read word t
+            last = torch.where(done, h, last)
+        final = self.W_o(image) + last                                         # (N, H)
+        answers = self.candidate_embeddings(batch, values)                     # (N, 4, H)
+        scores = torch.einsum("nkh,nh->nk", answers, final) / math.sqrt(self.hidden_dim)   # (N, 4)
+        return {"scores": scores, "attention": torch.stack(maps, dim=1)}
+
+
+# ------------------------------------------------------------------------------ building
+def build_model(kind, vocab_size, **sizes):
+    """A model of MODEL_KINDS with the given sizes (keyword arguments of its class)."""
+    validate.one_of("build_model", "kind", kind, MODEL_KINDS)
+    if kind == "question_only":
+        return QuestionOnly(vocab_size, **sizes)
+    if kind == "image_only":
+        return ImageOnly(vocab_size, **sizes)
+    if kind in ("concat", "product"):
+        return FusionClassifier(vocab_size, fusion=kind, **sizes)
+    if kind in ("san1", "san2"):
+        return StackedAttention(vocab_size, hops=int(kind[-1]), **sizes)
+    return Visual7W(vocab_size, **sizes)
+
+
+def is_multiple_choice(model):
+    return getattr(model, "kind", None) == "visual7w"
+
+
+class PriorBaseline:
+    """The most frequent training answer of each question type (ties: the first in
+    answer_vocab order). ``fit(qtype, answer)`` with (M,) int arrays; ``predict(qtype)``."""
+
+    kind = "prior"
+
+    def fit(self, qtype, answer):
+        self.table = np.zeros(len(language.QUESTION_TYPES), dtype=np.int64)
+        for t in range(len(language.QUESTION_TYPES)):
+            counts = np.bincount(answer[qtype == t], minlength=NUM_ANSWERS)
+            self.table[t] = int(np.argmax(counts))
+        return self
+
+    def predict(self, qtype):
+        return self.table[np.asarray(qtype)]
+
+
+# ------------------------------------------------------------------------------ checkpoints
+def checkpoint_path(kind):
+    """datasets/vqa/<kind>.pt, the shipped model of a kind."""
+    validate.one_of("checkpoint_path", "kind", kind, MODEL_KINDS)
+    return CHECKPOINT_DIR / f"{kind}.pt"
+
+
+def _hint(path):
+    return f"rebuild it with `{REBUILD_COMMAND}` (writes {path})"
+
+
+def save_vqa_model(model, path=None, meta=None):
+    """Write a model: {"state_dict" (float32), "config", "vocab", "meta"}; returns the Path."""
+    fname = "save_vqa_model"
+    if not isinstance(model, VQAModel):
+        raise ValueError(f"{fname}: model must be a VQA model of utils.models.vqa, got {validate.shown(model)}")
+    meta = {} if meta is None else meta
+    try:
+        meta = json.loads(json.dumps(meta, allow_nan=False))
+    except (TypeError, ValueError):
+        raise ValueError(f"{fname}: meta must be a dict of plain values, got {validate.shown(meta)}") from None
+    path = checkpoint_path(model.kind) if path is None else Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "config": model.config(),
+                "vocab": list(language.build_vocab().id_to_word), "meta": meta}, path)
+    return path
+
+
+def load_vqa_model(kind=None, path=None, device="cpu"):
+    """A model saved by save_vqa_model, in eval mode, with attribute ``checkpoint_meta``.
+
+    kind: one of MODEL_KINDS (picks datasets/vqa/<kind>.pt) or None with a path.
+    Raises VQACheckpointError (missing file) or ValueError (corrupt, another vocabulary, sizes
+    that do not fit this code), each naming the rebuild command.
+    """
+    fname = "load_vqa_model"
+    if path is None:
+        if kind is None:
+            raise ValueError(f"{fname}: give a kind (one of {list(MODEL_KINDS)}) or a path")
+        path = checkpoint_path(kind)
+    elif not isinstance(path, (str, Path)):
+        raise ValueError(f"{fname}: path must be a str or pathlib.Path, got {validate.shown(path)}")
+    path = Path(path)
+    if not path.is_file():
+        raise VQACheckpointError(f"{fname}: no VQA checkpoint at {path}; " + _hint(path))
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated file, not a torch file, foreign pickle...
+        raise ValueError(f"{fname}: {path} is not a readable checkpoint ({type(error).__name__}); "
+                         + _hint(path)) from None
+    if not isinstance(checkpoint, dict) or not all(
+            isinstance(checkpoint.get(k), t) for k, t in
+            (("state_dict", dict), ("config", dict), ("vocab", list), ("meta", dict))):
+        raise ValueError(f"{fname}: {path} must hold 'state_dict', 'config', 'vocab' and 'meta'; "
+                         + _hint(path))
+    if checkpoint["vocab"] != list(language.build_vocab().id_to_word):
+        raise ValueError(f"{fname}: {path} was trained with another vocabulary; " + _hint(path))
+    config = dict(checkpoint["config"])
+    try:
+        kind_saved = config.pop("kind")
+        config.pop("fusion", None)
+        config.pop("hops", None)
+        model = build_model(kind_saved, config.pop("vocab_size"), **config)
+        model.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{fname}: {path} does not match this code ({first}); " + _hint(path)) from None
+    model.checkpoint_meta = checkpoint["meta"]
+    model.eval()
+    return model.to(device)
+
+
+# ------------------------------------------------------------------------------ one question
+def answer_question(model, summary, grid, text, qtype=None, top=5):
+    """The answer distribution of one typed or generated question about one scene.
+
+    model: a classifier of this module (not Visual7W, which needs candidates).
+    summary: (P,) or (1, P) and grid: (L, D) or (1, L, D) float tensors of the scene.
+    text: the question; words outside the vocabulary become <UNK> (listed in "unknown").
+    Returns: dict with "answers" (the top answers, most probable first), "probs" (their
+    probabilities), "all_probs" (A,) numpy, "attention" (hops, L) numpy or None, "unknown"
+    (list of words read as <UNK>), "words" (the words the model read).
+    Raises ValueError with a readable message for an empty question or a wrong model.
+    """
+    fname = "answer_question"
+    if not isinstance(model, VQAModel) or is_multiple_choice(model):
+        raise ValueError(f"{fname}: model must be an answer classifier of utils.models.vqa "
+                         f"(not the multiple-choice Visual7W), got {validate.shown(model)}")
+    vocab = language.build_vocab()
+    ids, unknown = encode_typed_question(vocab, text, fname)
+    top = validate.positive_int(fname, "top", top)
+    device = next(model.parameters()).device
+    summary = torch.as_tensor(summary, dtype=torch.float32)
+    grid = torch.as_tensor(grid, dtype=torch.float32)
+    if summary.numel() != model.summary_dim or grid.ndim not in (2, 3) or grid.shape[-1] != model.feature_dim \
+            or (grid.ndim == 3 and grid.shape[0] != 1):
+        raise ValueError(f"{fname}: summary must be one scene's ({model.summary_dim},) vector and grid "
+                         f"its (L, {model.feature_dim}) features, got shapes {tuple(summary.shape)} "
+                         f"and {tuple(grid.shape)}")
+    summary, grid = summary.reshape(1, -1), grid.reshape(1, *grid.shape[-2:])
+    batch = {"question": torch.from_numpy(ids).to(device),
+             "lengths": torch.tensor([ids.shape[1]], device=device),
+             "summary": summary.to(device), "grid": grid.to(device)}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(batch)
+    finally:
+        model.train(was_training)
+    probs = torch.softmax(out["scores"][0], dim=0).cpu().numpy()
+    order = np.argsort(-probs, kind="stable")[:top]
+    names = language.answer_vocab()
+    attention = None if out["attention"] is None else out["attention"][0].cpu().numpy()
+    return {"answers": [names[i] for i in order], "probs": probs[order], "all_probs": probs,
+            "attention": attention, "unknown": unknown,
+            "words": [vocab.id_to_word[i] for i in ids[0]]}

@@ -1,0 +1,130 @@
+"""Training and prediction for the VQA models of notebook 08.
+
+    vqa_data         a split's questions (utils.data.vqa.vqa_arrays) with the shipped encoder's
+                     summary vectors and grids of its scenes
+    train_vqa        cross-entropy over the 42 answers (classifiers) or over the 4 candidates
+                     (Visual7W), with the minibatch loop of notebooks 06-07
+                     (``utils.training.minibatches.train_on_captions``: a row is a question)
+    predict          answers (indices in answer_vocab()) and attention maps of many questions
+    default_budget   sizes, data and steps for the checkpoints and for the notebook's live run
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from utils import validate
+from utils.course import eval_mode, model_device, scaled_budget
+from utils.data.shapes import SPLITS
+from utils.data.vqa import vqa_arrays
+from utils.models import encoder as image_encoder
+from utils.models.vqa import VQAModel, batch_tensors, is_multiple_choice
+from utils.training.minibatches import SCHEDULES, train_on_captions
+
+
+def vqa_data(split, count, start=0):
+    """(data, summary, grid): vqa_arrays(split, count) and the cached encoder features of its
+    scenes, summary (S, 256) and grid (S, 64, 64) float32 tensors (S = data["num_scenes"])."""
+    fname = "vqa_data"
+    validate.one_of(fname, "split", split, SPLITS)
+    data = vqa_arrays(split, count, start=start)
+    summary, grid = image_encoder.cached_features(split, data["num_scenes"])
+    return data, summary, grid
+
+
+def _check_model(fname, model):
+    if not isinstance(model, VQAModel):
+        raise ValueError(f"{fname}: model must be a VQA model of utils.models.vqa, got "
+                         f"{validate.shown(model)}")
+
+
+def train_vqa(model, data, summary, grid, *, steps=500, batch_size=64, lr=2e-3, device="cpu",
+              seed=0, clip_norm=5.0, schedule="cosine", progress=True, log_every=None, log=print):
+    """Adam on the cross-entropy of the right answer (classifiers: over the answer vocabulary;
+    Visual7W: over the question's four candidates).
+
+    data, summary, grid: from vqa_data. steps, batch_size: positive ints; lr: > 0.
+    Returns: the history of train_on_captions ("loss", "accuracy" per step, "final_loss",
+    "seconds"...).
+    """
+    fname = "train_vqa"
+    _check_model(fname, model)
+    steps = validate.positive_int(fname, "steps", steps)
+    batch_size = validate.positive_int(fname, "batch_size", batch_size)
+    lr = validate.positive_number(fname, "lr", lr)
+    validate.one_of(fname, "schedule", schedule, SCHEDULES)
+    count = len(data["answer"])
+    if batch_size > count:
+        raise ValueError(f"{fname}: batch_size must be at most the {count} questions, got {batch_size}")
+    device = torch.device(device)
+    multiple_choice = is_multiple_choice(model)
+
+    def batch_loss(rows, step):
+        batch = batch_tensors(data, rows, summary, grid, device)
+        scores = model(batch)["scores"]
+        target = batch["correct"] if multiple_choice else batch["answer"]
+        loss = F.cross_entropy(scores, target)
+        accuracy = (scores.argmax(1) == target).float().mean().item()
+        return loss, {"loss": loss.item(), "accuracy": accuracy}
+
+    return train_on_captions(model, batch_loss, count, steps=steps, batch_size=batch_size, lr=lr,
+                             device=device, seed=seed, clip_norm=clip_norm, schedule=schedule,
+                             progress=progress, log_every=log_every, log=log,
+                             desc=f"training {model.kind}", shown=("loss", "accuracy"))
+
+
+def predict(model, data, summary, grid, batch_size=500):
+    """Answers of every question of data, in eval mode.
+
+    Returns: dict with "answer" (M,) int64 predicted answer indices (Visual7W: the chosen
+    candidate's answer), "probs" (M, A) or (M, 4) float32 softmax of the scores, "attention"
+    (M, hops, L) float32 or None.
+    """
+    fname = "predict"
+    _check_model(fname, model)
+    device = model_device(model)
+    M = len(data["answer"])
+    answers, probs, maps = [], [], []
+    with eval_mode(model):
+        for start in range(0, M, batch_size):
+            rows = np.arange(start, min(M, start + batch_size))
+            batch = batch_tensors(data, rows, summary, grid, device)
+            out = model(batch)
+            p = torch.softmax(out["scores"], dim=1)
+            choice = p.argmax(1)
+            if is_multiple_choice(model):
+                choice = batch["candidates"].gather(1, choice[:, None]).squeeze(1)
+            answers.append(choice.cpu().numpy())
+            probs.append(p.float().cpu().numpy())
+            if out["attention"] is not None:
+                maps.append(out["attention"].float().cpu().numpy())
+    attention = None
+    if maps:
+        width = max(m.shape[1] for m in maps)
+        attention = np.concatenate([np.pad(m, ((0, 0), (0, width - m.shape[1]), (0, 0))) for m in maps])
+    return {"answer": np.concatenate(answers).astype(np.int64), "probs": np.concatenate(probs),
+            "attention": attention}
+
+
+def default_budget(device, live=False):
+    """Sizes, data and training budget for a device.
+
+    live: True for the short run of notebook 08 (well under a minute on a 2-core CPU); False
+        for the checkpoints of ``python -m utils.tools.train_vqa``.
+    Returns: dict with train_questions, test_questions, wordvec_dim, hidden_dim,
+    attention_dim, fused_dim, batch_size, lr, steps (a dict kind -> steps).
+    """
+    sizes = dict(wordvec_dim=32, hidden_dim=128, attention_dim=128, fused_dim=128, batch_size=64,
+                 lr=3e-3)
+    if live:
+        cpu = dict(sizes, train_questions=6000, test_questions=1200,
+                   steps={"question_only": 150, "image_only": 150, "concat": 150, "product": 150,
+                          "san1": 150, "san2": 150, "visual7w": 100})
+        accelerator = dict(cpu, train_questions=24000,
+                           steps={k: 4 * v for k, v in cpu["steps"].items()})
+    else:
+        cpu = dict(sizes, train_questions=60000, test_questions=3000,
+                   steps={"question_only": 1500, "image_only": 1500, "concat": 3000,
+                          "product": 3000, "san1": 4000, "san2": 7000, "visual7w": 3000})
+        accelerator = dict(cpu, batch_size=128,
+                           steps={k: 2 * v for k, v in cpu["steps"].items()})
+    return scaled_budget(torch.device(device), cpu=cpu, accelerator=accelerator)
