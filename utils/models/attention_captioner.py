@@ -58,7 +58,6 @@ captions of this world need ("left of", lists ordered left to right). With posit
 (default) every location's value is its D features followed by the (x, y) coordinates of its
 cell centre, scaled to [-1, 1] (CoordConv, Liu et al. 2018): the model then sees where it looks.
 """
-import json
 import math
 from collections import namedtuple
 from pathlib import Path
@@ -73,7 +72,8 @@ from utils.course import eval_mode
 from utils.data import shapes_language as language
 from utils.models import decoding
 from utils.models.captioner import (CaptionerCheckpointError, init_captioner_params,
-                                    read_word_model_checkpoint, token_ids)
+                                    read_word_model_checkpoint, token_ids,
+                                    write_word_model_checkpoint)
 from utils.models.cells import lstm_recurrence
 
 ATTENTION_MODES = ("soft", "hard", "uniform")
@@ -546,20 +546,8 @@ def save_attention_captioner(model, vocab, path=None, meta=None):
     if not isinstance(vocab, language.WordVocab) or len(vocab) != model.vocab_size:
         raise ValueError(f"{fname}: vocab must be the WordVocab of the model's "
                          f"{model.vocab_size} words, got {validate.shown(vocab)}")
-    meta = {} if meta is None else meta
-    try:
-        if not isinstance(meta, dict):
-            raise TypeError
-        meta = json.loads(json.dumps(meta, allow_nan=False))  # plain types only (weights_only loads)
-    except (TypeError, ValueError):
-        raise ValueError(f"{fname}: meta must be a dict of plain values (str, int, float, bool, "
-                         f"None, lists and dicts of them), got {validate.shown(meta)}") from None
-    path = checkpoint_path(model.attention) if path is None else Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "config": model.config(), "vocab": list(vocab.id_to_word),
-                "meta": meta}, path)
-    return path
+    return write_word_model_checkpoint(fname, model, vocab,
+                                       checkpoint_path(model.attention) if path is None else path, meta)
 
 
 def load_attention_captioner(path=None, attention="soft", vocab=None, device="cpu"):

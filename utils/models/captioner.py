@@ -547,6 +547,33 @@ def _hint(path):
     return f"rebuild it with `{REBUILD_COMMAND}` (writes {path})"
 
 
+def write_word_model_checkpoint(fname, model, vocab, path, meta=None):
+    """Write {"state_dict" (float32), "config", "vocab", "meta"} for a model over shapes-world words.
+
+    model: a module with ``config()``. vocab: the WordVocab it was trained with (its words are
+    stored, so that a later load can refuse another vocabulary). path: the file (folders are
+    created). meta: optional dict of plain values (str, int, float, bool, None, lists and dicts
+    of them): recipe, scores... Returns: the Path written.
+    """
+    meta = {} if meta is None else meta
+    try:
+        if not isinstance(meta, dict):
+            raise TypeError
+        # a round trip through JSON leaves plain python types only: a str subclass such as
+        # torch.__version__ would otherwise be pickled as its class, which
+        # torch.load(weights_only=True) refuses
+        meta = json.loads(json.dumps(meta, allow_nan=False))
+    except (TypeError, ValueError):
+        raise ValueError(f"{fname}: meta must be a dict of plain values (str, int, float, bool, "
+                         f"None, lists and dicts of them), got {validate.shown(meta)}") from None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "config": model.config(), "vocab": list(vocab.id_to_word),
+                "meta": meta}, path)
+    return path
+
+
 def save_captioner(model, vocab, path=None, meta=None):
     """Write a Captioner to a checkpoint file.
 
@@ -562,23 +589,8 @@ def save_captioner(model, vocab, path=None, meta=None):
     if not isinstance(vocab, language.WordVocab) or len(vocab) != model.vocab_size:
         raise ValueError(f"{fname}: vocab must be the WordVocab of the model's "
                          f"{model.vocab_size} words, got {validate.shown(vocab)}")
-    meta = {} if meta is None else meta
-    try:
-        if not isinstance(meta, dict):
-            raise TypeError
-        # a round trip through JSON leaves plain python types only: a str subclass such as
-        # torch.__version__ would otherwise be pickled as its class, which
-        # torch.load(weights_only=True) refuses
-        meta = json.loads(json.dumps(meta, allow_nan=False))
-    except (TypeError, ValueError):
-        raise ValueError(f"{fname}: meta must be a dict of plain values (str, int, float, bool, "
-                         f"None, lists and dicts of them), got {validate.shown(meta)}") from None
-    path = DEFAULT_CHECKPOINT if path is None else Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "config": model.config(), "vocab": list(vocab.id_to_word),
-                "meta": meta}, path)
-    return path
+    return write_word_model_checkpoint(fname, model, vocab, DEFAULT_CHECKPOINT if path is None else path,
+                                       meta)
 
 
 def read_word_model_checkpoint(fname, path, vocab, hint, missing_error=FileNotFoundError,

@@ -27,7 +27,6 @@ the answer vocabulary (Visual7W: (N, 4) over the candidates) and "attention" (N,
 features per location (plus 2 coordinates: each location's (x, y) in [-1, 1], CoordConv, as
 in notebook 07), P = 256 summary size, H hidden units, K hidden units of an attention layer.
 """
-import json
 import math
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from utils import validate
 from utils.data import shapes_language as language
 from utils.data.vqa import answer_word_ids, encode_typed_question
 from utils.models.attention_captioner import location_coordinates
+from utils.models.captioner import write_word_model_checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_DIR = REPO_ROOT / "datasets" / "vqa"
@@ -455,17 +455,8 @@ def save_vqa_model(model, path=None, meta=None):
     fname = "save_vqa_model"
     if not isinstance(model, VQAModel):
         raise ValueError(f"{fname}: model must be a VQA model of utils.models.vqa, got {validate.shown(model)}")
-    meta = {} if meta is None else meta
-    try:
-        meta = json.loads(json.dumps(meta, allow_nan=False))
-    except (TypeError, ValueError):
-        raise ValueError(f"{fname}: meta must be a dict of plain values, got {validate.shown(meta)}") from None
-    path = checkpoint_path(model.kind) if path is None else Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "config": model.config(),
-                "vocab": list(language.build_vocab().id_to_word), "meta": meta}, path)
-    return path
+    return write_word_model_checkpoint(fname, model, language.build_vocab(),
+                                       checkpoint_path(model.kind) if path is None else path, meta)
 
 
 def load_vqa_model(kind=None, path=None, device="cpu"):
