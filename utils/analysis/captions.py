@@ -64,6 +64,19 @@ def decode_split(model, split, count, decoder="greedy", *, start=0, vocab=None, 
     return caption_sample(model, features, vocab, max_length, temperature, generator)
 
 
+def _captions_of_split(fname, model, split, count, decoder, start, captions, decoder_options):
+    """(captions, count): the given captions of scenes start..start+count-1 of a split, checked
+    to hold one per scene, or the model's, decoded with decode_split."""
+    validate.one_of(fname, "split", split, shapes.SPLITS)
+    count = validate.positive_int(fname, "count", count)
+    if captions is None:
+        captions = decode_split(model, split, count, decoder, start=start, **decoder_options)
+    elif len(captions) != count:
+        raise ValueError(f"{fname}: captions must hold one caption per scene ({count}), "
+                         f"got {validate.shown(captions)}")
+    return captions, count
+
+
 def evaluate_bleu(model, split, count, decoder="greedy", *, start=0, references="sampled",
                   captions=None, **decoder_options):
     """Corpus BLEU-1..4 of a model's captions of the first scenes of a split.
@@ -75,13 +88,8 @@ def evaluate_bleu(model, split, count, decoder="greedy", *, start=0, references=
     Returns: {"BLEU-1": float, ..., "BLEU-4": float}, each in [0, 1].
     """
     fname = "evaluate_bleu"
-    validate.one_of(fname, "split", split, shapes.SPLITS)
-    count = validate.positive_int(fname, "count", count)
-    if captions is None:
-        captions = decode_split(model, split, count, decoder, start=start, **decoder_options)
-    elif len(captions) != count:
-        raise ValueError(f"{fname}: captions must hold one caption per scene ({count}), "
-                         f"got {validate.shown(captions)}")
+    captions, count = _captions_of_split(fname, model, split, count, decoder, start, captions,
+                                         decoder_options)
     scenes = shapes.make_scenes(split, count, start=start)
     return bleu_scores(caption_references(scenes, kind=references), captions)
 
@@ -254,13 +262,8 @@ def evaluate_errors(model, split, count, decoder="greedy", *, start=0, captions=
     Returns: as error_analysis.
     """
     fname = "evaluate_errors"
-    validate.one_of(fname, "split", split, shapes.SPLITS)
-    count = validate.positive_int(fname, "count", count)
-    if captions is None:
-        captions = decode_split(model, split, count, decoder, start=start, **decoder_options)
-    elif len(captions) != count:
-        raise ValueError(f"{fname}: captions must hold one caption per scene ({count}), "
-                         f"got {validate.shown(captions)}")
+    captions, count = _captions_of_split(fname, model, split, count, decoder, start, captions,
+                                         decoder_options)
     return error_analysis(shapes.make_scenes(split, count, start=start), list(captions))
 
 

@@ -13,7 +13,7 @@ instead of a weighted average, a forgotten dalpha) and names them.
 import numpy as np
 import torch
 
-from utils.checks.core import (CheckFailed, as_numpy, call_student, exercise_check, expect_array,
+from utils.checks.core import (CheckFailed, call_student, close_enough, exercise_check, expect_array,
                                expect_tuple, expect_unchanged, passed)
 from utils.gradcheck import eval_numerical_gradient_array
 from utils.layers.attention import soft_attention_backward, soft_attention_forward
@@ -28,14 +28,6 @@ def _inputs(rng, N, L, D, H, A):
     """Inputs whose scores spread well (alpha neither uniform nor one-hot)."""
     return [rng.normal(size=(N, H)), rng.normal(size=(N, L, D)), rng.normal(scale=0.6, size=(H, A)),
             rng.normal(scale=0.6, size=(D, A)), rng.normal(scale=1.2, size=A)]
-
-
-def _close(a, b, tol=1e-7):
-    try:
-        a, b = np.asarray(as_numpy(a), dtype=np.float64), np.asarray(b, dtype=np.float64)
-        return a.shape == b.shape and bool(np.allclose(a, b, rtol=tol, atol=tol))
-    except (TypeError, ValueError):
-        return False
 
 
 def _forward_variants(h_prev, V, Wa_h, Wa_v, w_a):
@@ -70,7 +62,7 @@ _FORWARD_HINTS = {
 
 def _name_forward_mistake(args, context, alpha):
     for kind, (c, a) in _forward_variants(*args).items():
-        if _close(context, c) and _close(alpha, a):
+        if close_enough(context, c, 1e-7) and close_enough(alpha, a, 1e-7):
             return _FORWARD_HINTS[kind]
     return None
 
@@ -176,7 +168,7 @@ def check_soft_attention_backward(student_fn, seed=1):
                     expect_array(name, g, num, what=f"{what} ({label})", rtol=1e-6)
                 except CheckFailed as exc:
                     known = next((k for k, grads in variants.items()
-                                  if what in grads and _close(g, grads[what])), None)
+                                  if what in grads and close_enough(g, grads[what], 1e-7)), None)
                     hint = _BACKWARD_HINTS[known] if known else {
                         "dh_prev": "h_prev @ Wa_h is added to every location: sum dpre over the L "
                                    "locations, then multiply by Wa_h.T",

@@ -14,7 +14,8 @@ import zlib
 
 import numpy as np
 
-from utils.checks.core import CheckFailed, as_numpy, exercise_check, call_student, expect_array, expect_tuple, expect_unchanged, passed
+from utils.checks.core import (CheckFailed, as_numpy, call_student, close_enough, exercise_check, expect_array,
+                               expect_tuple, expect_unchanged, passed)
 from utils.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
 from utils.layers import lstm_forward, rnn_forward, temporal_affine_forward, temporal_softmax_loss
 from utils.layers.embedding import word_embedding_backward, word_embedding_forward
@@ -32,14 +33,6 @@ def _ids(rng, N, T, V):
     x[0, 0], x[-1, -1] = 0, V - 1
     x[0, 1:3] = x[-1, 0]          # repeated ids: their gradients must add up
     return x
-
-
-def _close(a, b, tol=1e-9):
-    try:
-        a, b = np.asarray(as_numpy(a), dtype=np.float64), np.asarray(b, dtype=np.float64)
-        return a.shape == b.shape and bool(np.allclose(a, b, rtol=tol, atol=tol))
-    except (TypeError, ValueError):
-        return False
 
 
 # --------------------------------------------------------------------------- word embedding
@@ -86,7 +79,7 @@ def check_word_embedding_backward(student_fn, seed=1):
             buffered[x] += dout
             hint = ("\nIt matches `dW[x] += dout` (or `dW[x] = dout`): with a repeated id, numpy's buffered fancy "
                     "indexing keeps only one of its contributions. A word used k times must collect "
-                    "all k gradients: use np.add.at(dW, x, dout)." if _close(dW, buffered) else
+                    "all k gradients: use np.add.at(dW, x, dout)." if close_enough(dW, buffered) else
                     "\ndW[v] is the sum of dout[n, t] over every (n, t) with x[n, t] == v; rows of "
                     "unused words stay zero.")
             raise CheckFailed(f"{exc}{hint}") from None
@@ -111,7 +104,7 @@ def check_temporal_affine_forward(student_fn, seed=2):
         try:
             expect_array(name, out, expected, what=f"out (case N={N}, T={T}, D={D}, M={M})", rtol=1e-10)
         except CheckFailed as exc:
-            hint = ("\nThe bias is missing: out = x @ w + b." if _close(out, x @ w) else
+            hint = ("\nThe bias is missing: out = x @ w + b." if close_enough(out, x @ w) else
                     "\nThe same w and b apply at every step t: out[:, t] = x[:, t] @ w + b; "
                     "x @ w does all steps at once (matmul broadcasts over N and T).")
             raise CheckFailed(f"{exc}{hint}") from None
@@ -218,7 +211,7 @@ def check_temporal_softmax_loss(student_fn, seed=4):
         except CheckFailed as exc:
             # the loss is right here, so a gradient without the mask is "mask in loss only"
             known = next((k for k in ("mask in loss only", "average over steps", "average over real words",
-                                      "no average") if _close(dscores, variants[k][1], 1e-7)), None)
+                                      "no average") if close_enough(dscores, variants[k][1], 1e-7)), None)
             hint = _LOSS_HINTS[known] if known else ("dscores = (softmax(scores) - onehot(y)) * "
                                                      "mask[:, :, None] / N")
             raise CheckFailed(f"{exc}\n{hint}") from None

@@ -159,6 +159,16 @@ def as_numpy(value):
     return np.asarray(value)
 
 
+def close_enough(got, expected, tol=1e-9):
+    """Whether a student's result has the shape and (to tol, relative and absolute) the values of
+    ``expected``; False for anything that cannot be read as a float array."""
+    try:
+        got, expected = np.asarray(as_numpy(got), dtype=np.float64), np.asarray(expected, dtype=np.float64)
+        return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=tol, atol=tol))
+    except (TypeError, ValueError):
+        return False
+
+
 def expect_tuple(name, result, names):
     """Check that a function returned a tuple with the given field names; return it.
 

@@ -40,7 +40,7 @@ from utils.data import shapes_language as language
 from utils.data.captions import caption_dataset
 from utils.models import encoder as image_encoder
 from utils.models.attention_captioner import AttentionCaptioner, check_attention_model
-from utils.training.minibatches import (SCHEDULES, as_tensor, caption_lengths, caption_rows,
+from utils.training.minibatches import (as_tensor, caption_lengths, caption_rows, loop_settings,
                                         train_on_captions)
 
 
@@ -110,10 +110,9 @@ def train_attention_captioner(model, grid, captions, *, steps, batch_size, lr, d
     fname = "train_attention_captioner"
     if not isinstance(model, AttentionCaptioner):
         raise ValueError(f"{fname}: model must be an AttentionCaptioner, got {validate.shown(model)}")
-    steps = validate.positive_int(fname, "steps", steps)
-    batch_size = validate.positive_int(fname, "batch_size", batch_size)
-    lr = validate.positive_number(fname, "lr", lr)
-    seed = validate.int_in_range(fname, "seed", seed, 0)
+    settings = loop_settings(fname, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                             clip_norm=clip_norm, log_every=log_every, schedule=schedule)
+    seed = settings["seed"]
     lam = validate.finite_number(fname, "doubly_stochastic", doubly_stochastic, low=0)
     entropy_bonus = validate.finite_number(fname, "entropy_bonus", entropy_bonus, low=0)
     expected_fraction = validate.finite_number(fname, "expected_fraction", expected_fraction,
@@ -122,11 +121,6 @@ def train_attention_captioner(model, grid, captions, *, steps, batch_size, lr, d
     if baseline_decay >= 1:
         raise ValueError(f"{fname}: baseline_decay must be a finite number >= 0 and < 1, "
                          f"got {baseline_decay}")
-    if clip_norm is not None:
-        clip_norm = validate.positive_number(fname, "clip_norm", clip_norm)
-    if log_every is not None:
-        log_every = validate.positive_int(fname, "log_every", log_every)
-    validate.one_of(fname, "schedule", schedule, SCHEDULES)
     grid, captions, image_index = _data(fname, model, grid, captions, image_index)
     device = torch.device(device)
     hard = model.attention == "hard"
@@ -160,10 +154,8 @@ def train_attention_captioner(model, grid, captions, *, steps, batch_size, lr, d
                 baseline = baseline_decay * baseline + (1 - baseline_decay) * mean_reward
         return loss, dict(record, loss=loss.item())
 
-    return train_on_captions(model, batch_loss, len(captions), steps=steps, batch_size=batch_size,
-                             lr=lr, device=device, seed=seed, clip_norm=clip_norm,
-                             schedule=schedule, progress=progress, log_every=log_every, log=log,
-                             desc=f"training {model.attention} attention",
+    return train_on_captions(model, batch_loss, len(captions), **settings, device=device,
+                             progress=progress, log=log, desc=f"training {model.attention} attention",
                              shown=("nll", "regulariser") + (("reward", "entropy") if hard else ()))
 
 

@@ -11,7 +11,7 @@ import torch
 from utils import validate
 from utils.course import scaled_budget, torch_threads
 from utils.models.captioner import Captioner
-from utils.training.minibatches import (SCHEDULES, as_tensor, caption_lengths, caption_rows,
+from utils.training.minibatches import (as_tensor, caption_lengths, caption_rows, loop_settings,
                                         train_on_captions)
 
 
@@ -47,15 +47,8 @@ def train_captioner(model, features, captions, *, steps, batch_size, lr, device=
     fname = "train_captioner"
     if not isinstance(model, Captioner):
         raise ValueError(f"{fname}: model must be a Captioner, got {validate.shown(model)}")
-    steps = validate.positive_int(fname, "steps", steps)
-    batch_size = validate.positive_int(fname, "batch_size", batch_size)
-    lr = validate.positive_number(fname, "lr", lr)
-    seed = validate.int_in_range(fname, "seed", seed, 0)
-    if clip_norm is not None:
-        clip_norm = validate.positive_number(fname, "clip_norm", clip_norm)
-    if log_every is not None:
-        log_every = validate.positive_int(fname, "log_every", log_every)
-    validate.one_of(fname, "schedule", schedule, SCHEDULES)
+    settings = loop_settings(fname, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                             clip_norm=clip_norm, log_every=log_every, schedule=schedule)
     device = torch.device(device)
     features = as_tensor(fname, "features", features, torch.float32)
     captions = as_tensor(fname, "captions", captions, torch.long)
@@ -77,10 +70,8 @@ def train_captioner(model, features, captions, *, steps, batch_size, lr, device=
         return loss, {"loss": loss.item()}
 
     with threads:
-        return train_on_captions(model, batch_loss, len(captions), steps=steps,
-                                 batch_size=batch_size, lr=lr, device=device, seed=seed,
-                                 clip_norm=clip_norm, schedule=schedule, progress=progress,
-                                 log_every=log_every, log=log, desc="training captioner",
+        return train_on_captions(model, batch_loss, len(captions), **settings, device=device,
+                                 progress=progress, log=log, desc="training captioner",
                                  shown=("loss",))
 
 

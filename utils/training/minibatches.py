@@ -3,6 +3,7 @@
     as_tensor            numpy array or tensor -> detached tensor of a dtype, or a clear error
     caption_rows         check (features, captions, image_index) and give the row of each caption
     caption_lengths      the number of columns each caption needs (up to its last real token)
+    loop_settings        the loop's arguments checked, before the caller does any work
     train_on_captions    Adam over random minibatches of captions: learning-rate schedule,
                          clipping, progress bar, log lines and per-step history
 
@@ -66,9 +67,27 @@ def caption_lengths(captions, null_id):
     return (captions != null_id).long().cumsum(1).argmax(1) + 1
 
 
+def loop_settings(fname, *, steps, batch_size, lr, seed, clip_norm, log_every, schedule):
+    """The arguments of train_on_captions that a caller passes through, checked in its name.
+
+    Returns: dict with steps, batch_size (positive ints), lr (> 0), seed (int >= 0), clip_norm
+    (> 0 or None), log_every (positive int or None), schedule (one of SCHEDULES), to be passed
+    on as ``train_on_captions(..., **settings)``.
+    """
+    validate.one_of(fname, "schedule", schedule, SCHEDULES)
+    return {"steps": validate.positive_int(fname, "steps", steps),
+            "batch_size": validate.positive_int(fname, "batch_size", batch_size),
+            "lr": validate.positive_number(fname, "lr", lr),
+            "seed": validate.int_in_range(fname, "seed", seed, 0),
+            "clip_norm": None if clip_norm is None else validate.positive_number(fname, "clip_norm", clip_norm),
+            "log_every": None if log_every is None else validate.positive_int(fname, "log_every", log_every),
+            "schedule": schedule}
+
+
 def train_on_captions(model, batch_loss, count, *, steps, batch_size, lr, device, seed, clip_norm,
                       schedule, progress, log_every, log, desc, shown):
-    """Adam over random minibatches of ``count`` captions (arguments checked by the caller).
+    """Adam over random minibatches of ``count`` captions (arguments checked by the caller,
+    with ``loop_settings``).
 
     model: the torch module (moved to device, left in train mode).
     batch_loss: function(rows, step) -> (loss tensor, record dict of floats), rows an (B,) long

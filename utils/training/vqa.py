@@ -18,7 +18,7 @@ from utils.data.shapes import SPLITS
 from utils.data.vqa import vqa_arrays
 from utils.models import encoder as image_encoder
 from utils.models.vqa import VQAModel, batch_tensors, is_multiple_choice
-from utils.training.minibatches import SCHEDULES, train_on_captions
+from utils.training.minibatches import loop_settings, train_on_captions
 
 
 def vqa_data(split, count, start=0):
@@ -48,10 +48,9 @@ def train_vqa(model, data, summary, grid, *, steps=500, batch_size=64, lr=2e-3, 
     """
     fname = "train_vqa"
     _check_model(fname, model)
-    steps = validate.positive_int(fname, "steps", steps)
-    batch_size = validate.positive_int(fname, "batch_size", batch_size)
-    lr = validate.positive_number(fname, "lr", lr)
-    validate.one_of(fname, "schedule", schedule, SCHEDULES)
+    settings = loop_settings(fname, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                             clip_norm=clip_norm, log_every=log_every, schedule=schedule)
+    batch_size = settings["batch_size"]
     count = len(data["answer"])
     if batch_size > count:
         raise ValueError(f"{fname}: batch_size must be at most the {count} questions, got {batch_size}")
@@ -66,10 +65,8 @@ def train_vqa(model, data, summary, grid, *, steps=500, batch_size=64, lr=2e-3, 
         accuracy = (scores.argmax(1) == target).float().mean().item()
         return loss, {"loss": loss.item(), "accuracy": accuracy}
 
-    return train_on_captions(model, batch_loss, count, steps=steps, batch_size=batch_size, lr=lr,
-                             device=device, seed=seed, clip_norm=clip_norm, schedule=schedule,
-                             progress=progress, log_every=log_every, log=log,
-                             desc=f"training {model.kind}", shown=("loss", "accuracy"))
+    return train_on_captions(model, batch_loss, count, **settings, device=device, progress=progress,
+                             log=log, desc=f"training {model.kind}", shown=("loss", "accuracy"))
 
 
 def predict(model, data, summary, grid, batch_size=500):
