@@ -8,7 +8,7 @@ def test_rel_error_zero_for_equal_and_scale_free():
     a = np.array([1.0, -2.0, 3.0])
     assert rel_error(a, a) == 0.0
     assert rel_error(a, a * (1 + 1e-6)) == pytest.approx(rel_error(1e3 * a, 1e3 * a * (1 + 1e-6)))
-    with pytest.raises(ValueError, match="shapes differ"):
+    with pytest.raises(ValueError, match="must have the same shape"):
         rel_error(a, a[:2])
 
 

@@ -40,7 +40,7 @@ def test_unknown_character_error_names_char_and_position(vocab):
 def test_decode_rejects_out_of_range_and_non_integer_ids(vocab):
     with pytest.raises(ValueError, match="out of range"):
         vocab.decode([0, len(vocab)])
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match="CharVocab.decode: ids must be character ids >= 0, got -1"):
         vocab.decode([-1])
     with pytest.raises(TypeError):
         vocab.decode([0.5, 1.0])

@@ -47,6 +47,31 @@ def pick_device(prefer=None):
     return torch.device("cpu")
 
 
+def as_device(fname, device, must_exist=True):
+    """``device`` (a torch.device or a name such as "cpu", "cuda:0", "mps") as a torch.device.
+
+    ValueError naming ``fname`` for anything else, or (must_exist) for a GPU this machine does
+    not have; must_exist=False for a device that is only named (budgets, records).
+    """
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"{fname}: device must be a torch.device or a name such as 'cpu' or "
+                         f"'cuda', got {validate.shown(device)}")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{fname}: device must be 'cpu', 'cuda' or 'mps' (or 'cuda:1'...), "
+                         f"got {device!r}") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None
+                 and torch.backends.mps.is_available()}
+    if chosen.type not in available:
+        raise ValueError(f"{fname}: device must be 'cpu', 'cuda' or 'mps', got {device!r}")
+    if must_exist and not available[chosen.type]:
+        raise ValueError(f"{fname}: device {device!r} was asked for but is not available here "
+                         "(use 'cpu')")
+    return chosen
+
+
 def seed_everything(seed=0):
     """Seed python's ``random``, numpy's global generator and torch (CPU and CUDA)."""
     random.seed(seed)
@@ -71,6 +96,7 @@ def setup_notebook(seed=0, device=None, quiet=False):
     quiet: do not print the one-line report.
     Returns: the ``torch.device`` training cells should use.
     """
+    seed = validate.seed("setup_notebook", seed)
     threads = int(os.environ.get("COURSE_CPU_THREADS", DEFAULT_CPU_THREADS))
     torch.set_num_threads(max(1, min(threads, os.cpu_count() or 1)))
     seed_everything(seed)
@@ -97,6 +123,7 @@ def scaled_budget(device, cpu, accelerator):
     Returns: one of the two. Training cells use it so that a laptop CPU finishes in minutes
     and a GPU trains the same code bigger and longer, with no edits.
     """
+    as_device("scaled_budget", device, must_exist=False)
     return accelerator if on_accelerator(device) else cpu
 
 
@@ -122,14 +149,18 @@ def eval_mode(model):
         model.train(was_training)
 
 
-@contextlib.contextmanager
 def torch_threads(n):
     """Run the block with ``n`` torch CPU threads, then restore the previous number.
 
-    Small recurrent models are faster on one thread: each time step multiplies matrices too
-    small to be worth splitting, and threads would wait for each other T times per batch.
+    Use as ``with torch_threads(1): ...``. Small recurrent models are faster on one thread:
+    each time step multiplies matrices too small to be worth splitting, and threads would wait
+    for each other T times per batch. n is checked when called, before the block starts.
     """
-    n = validate.positive_int("torch_threads", "n", n)
+    return _threads(validate.positive_int("torch_threads", "n", n))
+
+
+@contextlib.contextmanager
+def _threads(n):
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -154,6 +185,7 @@ def record_results(notebook, device, **values):
     """
     fname = "record_results"
     notebook = validate.non_empty_str(fname, "notebook", notebook)
+    as_device(fname, device, must_exist=False)
     found = {}
     for name, value in values.items():
         if isinstance(value, (bool, np.bool_)):

@@ -5,16 +5,18 @@ with (f(x + h) - f(x - h)) / 2h, coordinate by coordinate.
 """
 import numpy as np
 
+from utils import validate
+
 
 def rel_error(x, y, eps=1e-8):
     """Largest elementwise relative error max |x - y| / max(eps, |x| + |y|) between two arrays.
 
     x, y: arrays of the same shape (any shape). Returns a python float.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = validate.float_array("rel_error", "x", x)
+    y = validate.float_array("rel_error", "y", y)
     if x.shape != y.shape:
-        raise ValueError(f"rel_error: shapes differ: {x.shape} vs {y.shape}")
+        raise ValueError(f"rel_error: x and y must have the same shape, got {x.shape} and {y.shape}")
     if x.size == 0:
         return 0.0
     return float(np.max(np.abs(x - y) / np.maximum(eps, np.abs(x) + np.abs(y))))
@@ -22,9 +24,12 @@ def rel_error(x, y, eps=1e-8):
 
 def _check_float_array(x, fname):
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{fname}: x must be a float numpy array (it is perturbed in place), "
+        raise validate.WrongType(f"{fname}: x must be a float numpy array (it is perturbed in place), "
                         f"got {type(x).__name__}"
                         + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
+    if x.size == 0 or not np.isfinite(x).all():
+        raise ValueError(f"{fname}: x must be a non-empty array of finite numbers, got shape "
+                         f"{x.shape}" + ("" if x.size == 0 else " with NaN or inf"))
 
 
 def _centred_differences(f, x, h):

@@ -99,9 +99,12 @@ def float_array(fname, name, value, ndim=None, shape=None, finite=True):
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     try:
-        array = np.asarray(value, dtype=np.float64)
+        kind = np.asarray(value).dtype.kind  # "1.5" would convert to 1.5: refuse text first
+        array = np.asarray(value, dtype=np.float64) if kind in "biuf" else None
     except (TypeError, ValueError):
-        raise ValueError(f"{fname}: {name} must be an array of numbers, got {shown(value)}") from None
+        array = None
+    if array is None:
+        raise ValueError(f"{fname}: {name} must be an array of numbers, got {shown(value)}")
     if shape is not None:
         ndim = len(shape)
     if ndim is not None and array.ndim != ndim:
@@ -153,14 +156,41 @@ def _shape_text(shape):
 
 
 def expect_shape(fname, name, array, shape):
-    """ValueError unless ``array`` has ``shape``, a tuple of ints or None (any size on that axis).
+    """ValueError unless ``array`` is a non-empty array of finite numbers with ``shape``.
 
-    The message prints the wanted shape with ``?`` for free axes, e.g. ``(?, 12)``.
+    shape: a tuple of ints or None (any size on that axis). Works on numpy arrays and torch
+    tensors without copying them. The message prints the wanted shape with ``?`` for free
+    axes, e.g. ``(?, 12)``.
     """
-    got = np.shape(array)
+    got = tuple(np.shape(array))
     if len(got) != len(shape) or any(s is not None and a != s for a, s in zip(got, shape)):
         wanted = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{fname}: {name} must have shape {wanted}, got {got}")
+    finite_numbers(fname, name, array)
+    if 0 in got:
+        raise ValueError(f"{fname}: {name} must not be empty, got shape {got}")
+
+
+def finite_numbers(fname, name, array):
+    """ValueError unless ``array`` (numpy, torch or nested lists) holds only finite numbers."""
+    if hasattr(array, "isfinite") and hasattr(array, "is_floating_point"):  # a torch tensor
+        if array.is_floating_point() and array.numel() and not bool(array.isfinite().all()):
+            raise ValueError(f"{fname}: {name} must contain only finite numbers, got NaN or inf")
+        return
+    values = np.asarray(array)
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"{fname}: {name} must hold numbers, got dtype {values.dtype}")
+    if values.dtype.kind == "f" and values.size and not np.isfinite(values).all():
+        raise ValueError(f"{fname}: {name} must contain only finite numbers, got NaN or inf")
+
+
+def seed(fname, value, name="seed"):
+    """A random seed as an int: a whole number in [0, 2**32 - 1], what numpy and torch accept."""
+    return int_in_range(fname, name, value, 0, 2 ** 32 - 1)
+
+
+class WrongType(TypeError, ValueError):
+    """A value of the wrong kind (a str where numbers belong...): both a TypeError and a ValueError."""
 
 
 def matrix(fname, name, W, square=True):

@@ -119,8 +119,8 @@ def correlations(activations, feature):
     activations: (T, H) array (e.g. the c of lstm_cell_trace); feature: (T,) numbers.
     Returns: (H,) array (0 for a cell that never changes).
     """
-    A = np.asarray(activations, dtype=np.float64)
-    f = np.asarray(feature, dtype=np.float64)
+    A = validate.float_array("correlations", "activations", activations)
+    f = validate.float_array("correlations", "feature", feature)
     if A.ndim != 2 or f.shape != (A.shape[0],):
         raise ValueError(f"correlations: activations must be (T, H) and feature (T,), got {A.shape} and {f.shape}")
     if f.std() == 0:

@@ -30,10 +30,11 @@ def connectivity(model, ids, length=100, windows=64, seed=0):
         raise ValueError(f"{fname}: the model needs an embedding layer (a CharLM with embed_size)")
     length = validate.int_in_range(fname, "length", length, 1, 2000)
     windows = validate.positive_int(fname, "windows", windows, 4096)
-    ids = np.asarray(ids, dtype=np.int64)
+    ids = validate.int_array(fname, "ids", ids, ndim=1, low=0, high=model.embed.num_embeddings)
     if ids.ndim != 1 or len(ids) < length + 2:
         raise ValueError(f"{fname}: ids must be a 1-D sequence of more than length + 1 = {length + 1} ids")
-    starts = np.random.default_rng(seed).integers(0, len(ids) - length - 1, size=windows)
+    rng = np.random.default_rng(validate.seed("connectivity", seed))
+    starts = rng.integers(0, len(ids) - length - 1, size=windows)
     batch = ids[starts[:, None] + np.arange(length + 1)]  # (W, length + 1)
     x = torch.from_numpy(batch[:, :-1]).to(model_device(model))  # (W, length)
     target = torch.from_numpy(batch[:, -1]).to(x.device)  # (W,)

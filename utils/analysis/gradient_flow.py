@@ -14,7 +14,7 @@ import torch
 from utils import validate
 from utils.course import torch_threads
 from utils.models.cells import FLOW_CELLS, cell_step
-from utils.models.weights import make_cell_weights, recurrent_block
+from utils.models.weights import check_cell_weights, make_cell_weights, recurrent_block
 
 MAX_LENGTH = 5000  # a guard against typing an extra zero; each step costs a backward call
 
@@ -71,8 +71,10 @@ def log_gradient_norms(cell, weights, x, seed=0):
 def _log_gradient_norms(cell, weights, x, seed):
     fname = "log_gradient_norms"
     cell = validate.choice_of_cell(fname, cell, FLOW_CELLS)
+    check_cell_weights(fname, cell, weights)
     W = {k: torch.as_tensor(np.asarray(v), dtype=torch.float64) for k, v in weights.items()}
     H = W["Wh"].shape[0]
+    validate.expect_shape(fname, "x", x, (None, None, None))
     x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
     if x.dim() != 3 or x.shape[2] != W["Wx"].shape[0]:
         raise ValueError(f"{fname}: x should have shape (B, T, {W['Wx'].shape[0]}), got {tuple(x.shape)}")
@@ -92,7 +94,8 @@ def _log_gradient_norms(cell, weights, x, seed):
             if cell == "lstm":
                 c_to_h.append(o * (1 - torch.tanh(states[-1][1]) ** 2))
                 forget.append(f)
-    v = torch.as_tensor(np.random.default_rng(seed).normal(size=(B, H)), dtype=torch.float64)
+    rng = np.random.default_rng(validate.seed("log_gradient_norms", seed))
+    v = torch.as_tensor(rng.normal(size=(B, H)), dtype=torch.float64)
     grad = [v / v.norm(dim=1, keepdim=True)] + [torch.zeros(B, H, dtype=torch.float64)] * (n_state - 1)
     log_scale = np.zeros(B)  # log10 of the factor divided out of grad so far, per sequence
     out_h, out_c = np.zeros(T), np.zeros(T) if cell == "lstm" else None

@@ -49,6 +49,7 @@ def accuracy_table(results, digits=3):
     Returns: list of strings: a header and one line per (model, split), fixed widths, values
     rounded to ``digits`` (stable text for nbval).
     """
+    digits = validate.int_in_range("accuracy_table", "digits", digits, 0, 10)
     columns = list(TYPES) + ["overall"]
     header = f"{'model':<22}{'split':<9}" + "".join(f"{c[:10]:>11}" for c in columns)
     lines = [header, "-" * len(header)]
@@ -122,6 +123,7 @@ def attention_vs_answer(predicted, attention, data, hop=None, examples=3):
     of those two cases.
     """
     fname = "attention_vs_answer"
+    examples = validate.int_in_range(fname, "examples", examples, 0)
     predicted = _answers(fname, predicted, data)
     mask, hit = attention_hits(attention, data, hop)
     right = predicted == data["answer"]

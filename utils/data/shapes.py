@@ -234,7 +234,7 @@ def make_scene(seed, num_objects=None, pairs=None, image_size=IMAGE_SIZE):
     for colour, shape in pairs:
         shapes_of.setdefault(colour, []).append(shape)
     colours = [c for c in COLOURS if c in shapes_of]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validate.seed("make_scene", seed))
     n = int(rng.integers(2, 5)) if num_objects is None else num_objects
     if n > len(colours):
         raise ValueError(f"{fname}: pairs must offer at least {n} colours for {n} objects "

@@ -42,7 +42,9 @@ def _as_int_array(ids, fname, name="ids"):
         ids = ids.detach().cpu().numpy()
     arr = np.asarray(ids)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
-        raise TypeError(f"{fname}: {name} must be integers, got dtype {arr.dtype}")
+        raise validate.WrongType(f"{fname}: {name} must be integers, got dtype {arr.dtype}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{fname}: {name} must be character ids >= 0, got {arr.min()}")
     return arr.astype(np.int64, copy=False)
 
 
@@ -65,7 +67,7 @@ class CharVocab:
 
     def __init__(self, text):
         if not isinstance(text, str):
-            raise TypeError(f"CharVocab: text must be a str, got {type(text).__name__}")
+            raise validate.WrongType(f"CharVocab: text must be a str, got {type(text).__name__}")
         if not text:
             raise ValueError("CharVocab: text is empty, there are no characters to build a vocabulary from")
         self.chars = sorted(set(text))
@@ -84,7 +86,7 @@ class CharVocab:
         Returns: int64 array (T,). Raises UnknownCharacterError for a character not in the vocabulary.
         """
         if not isinstance(s, str):
-            raise TypeError(f"CharVocab.encode: expected a str, got {type(s).__name__}")
+            raise validate.WrongType(f"CharVocab.encode: expected a str, got {type(s).__name__}")
         try:
             return np.fromiter((self.stoi[ch] for ch in s), dtype=np.int64, count=len(s))
         except KeyError as exc:
@@ -169,6 +171,7 @@ def split_train_val_heldout(ids, heldout_start, val_chars=20_000, val_blocks=10)
     ids = _as_1d_ids(ids, "split_train_val_heldout")
     heldout_start = validate.int_in_range("split_train_val_heldout", "heldout_start", heldout_start, 1, len(ids) - 2)
     val_blocks = validate.positive_int("split_train_val_heldout", "val_blocks", val_blocks)
+    val_chars = validate.positive_int("split_train_val_heldout", "val_chars", val_chars)
     block = validate.positive_int("split_train_val_heldout", "val_chars // val_blocks", val_chars // val_blocks)
     if val_blocks * block * 2 > heldout_start:
         raise ValueError(f"split_train_val_heldout: {val_blocks * block} validation ids would take more than "
@@ -202,14 +205,20 @@ def iter_chunks(streams, seq_len):
     """Walk along the streams left to right in consecutive chunks.
 
     streams: (B, L) from make_streams; seq_len: T, the truncation length.
-    Yields: (x, y), each int64 (B, k) with k = T except possibly a shorter last chunk, and
+    Returns: an iterator of (x, y), each int64 (B, k) with k = T except possibly a shorter last chunk, and
     y[:, t] = the character after x[:, t]. The next chunk's x continues each row exactly where
     this one stopped, so the hidden state can be carried from one chunk to the next.
     """
     streams = _as_int_array(streams, "iter_chunks", "streams")
-    if streams.ndim != 2 or streams.shape[1] < 2:
-        raise ValueError(f"iter_chunks: streams must have shape (B, L) with L >= 2, got {streams.shape}")
+    if streams.ndim != 2 or streams.shape[0] < 1 or streams.shape[1] < 2:
+        raise ValueError(f"iter_chunks: streams must have shape (B, L) with B >= 1 and L >= 2, "
+                         f"got {streams.shape}")
     _check_positive_int(seq_len, "iter_chunks", "seq_len")
+    # checked here, when called, not at the first next(): a generator would check too late
+    return _chunks(streams, seq_len)
+
+
+def _chunks(streams, seq_len):
     n_inputs = streams.shape[1] - 1  # the last character of a row is only ever a target
     for start in range(0, n_inputs, seq_len):
         stop = min(start + seq_len, n_inputs)
@@ -227,7 +236,7 @@ def random_batch(ids, batch_size, seq_len, rng):
     _check_positive_int(batch_size, "random_batch", "batch_size")
     _check_positive_int(seq_len, "random_batch", "seq_len")
     if not isinstance(rng, np.random.Generator):
-        raise TypeError("random_batch: rng must be a numpy Generator, e.g. np.random.default_rng(0)")
+        raise validate.WrongType("random_batch: rng must be a numpy Generator, e.g. np.random.default_rng(0)")
     if len(ids) < seq_len + 1:
         raise ValueError(f"random_batch: {len(ids)} ids are too few for seq_len={seq_len} "
                          f"(need at least seq_len + 1 = {seq_len + 1})")

@@ -1,23 +1,32 @@
 """Small numpy layers shared by every model of the course: softmax, sigmoid, the temporal affine layer."""
 import numpy as np
 
+from utils import validate
 from utils.validate import expect_shape
 
 
 def softmax(scores):
     """Softmax over the last axis, computed stably (the row maximum is subtracted first).
 
-    scores: (..., V) unnormalised scores. Returns: probabilities of the same shape.
+    scores: (..., V) unnormalised scores, V >= 1. Returns: probabilities of the same shape.
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = validate.float_array("softmax", "scores", scores)
+    if scores.ndim == 0 or scores.shape[-1] == 0:
+        raise ValueError(f"softmax: scores must have a last axis of at least one score, "
+                         f"got shape {scores.shape}")
     shifted = scores - scores.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def sigmoid(x):
-    """Logistic function 1 / (1 + exp(-x)), elementwise, without overflow for large |x|."""
-    x = np.asarray(x, dtype=np.float64)
+    """Logistic function 1 / (1 + exp(-x)), elementwise, without overflow for large |x|.
+
+    x: any shape; +-inf are allowed (they give 1 and 0), NaN is refused.
+    """
+    x = validate.float_array("sigmoid", "x", x, finite=False)
+    if np.isnan(x).any():
+        raise ValueError("sigmoid: x must not contain NaN, got NaN")
     out = np.empty_like(x)
     pos = x >= 0
     out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
@@ -45,6 +54,7 @@ def temporal_affine_backward(dout, cache):
     dout: (N, T, M). Returns: dx (N, T, D), dw (D, M), db (M,).
     """
     x, w = cache
+    expect_shape("temporal_affine_backward", "dout", dout, x.shape[:2] + (w.shape[1],))
     dx = dout @ w.T
     dw = np.einsum("ntd,ntm->dm", x, dout)
     db = dout.sum(axis=(0, 1))

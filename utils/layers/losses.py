@@ -1,6 +1,7 @@
 """Softmax cross-entropy losses: one sequence (step_losses) and a padded minibatch (temporal_softmax_loss)."""
 import numpy as np
 
+from utils import validate
 from utils.validate import expect_shape
 
 
@@ -10,11 +11,13 @@ def step_losses(scores, targets):
     scores: (T, V) unnormalised scores; targets: (T,) integer ids in [0, V).
     Returns: (T,) the loss -log p(target) at each step, in nats.
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = validate.float_array("step_losses", "scores", scores)
     targets = np.asarray(targets)
-    if scores.ndim != 2 or targets.shape != scores.shape[:1]:
-        raise ValueError(f"step_losses: expected scores (T, V) and targets (T,), got "
-                         f"{scores.shape} and {targets.shape}")
+    if scores.ndim != 2 or targets.shape != scores.shape[:1] or not scores.size:
+        raise ValueError(f"step_losses: expected scores (T, V) and targets (T,), T and V >= 1, "
+                         f"got {scores.shape} and {targets.shape}")
+    targets = validate.int_array("step_losses", "targets", targets, ndim=1, low=0,
+                                 high=scores.shape[1])
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     return -log_probs[np.arange(len(targets)), targets]
@@ -27,12 +30,22 @@ def temporal_softmax_loss(scores, y, mask=None):
     mask: optional (N, T) boolean, False where a step does not count (padding).
     Returns: loss (float), dscores (N, T, V).
     """
+    fname = "temporal_softmax_loss"
+    expect_shape(fname, "scores", scores, (None, None, None))
     N, T, V = scores.shape
-    expect_shape("temporal_softmax_loss", "y", y, (N, T))
+    expect_shape(fname, "y", y, (N, T))
+    y = validate.int_array(fname, "y", y)
     if np.any((y < 0) | (y >= V)):
         raise ValueError(f"temporal_softmax_loss: targets must lie in [0, {V}), "
                          f"got min {y.min()} and max {y.max()}")
-    mask = np.ones((N, T), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask is None:
+        mask = np.ones((N, T), dtype=bool)
+    else:
+        expect_shape(fname, "mask", mask, (N, T))
+        mask = np.asarray(mask)
+        if mask.dtype != bool and not (mask.dtype.kind in "iu" and np.isin(mask, (0, 1)).all()):
+            raise ValueError(f"{fname}: mask must be boolean (or 0/1), got dtype {mask.dtype}")
+        mask = mask.astype(bool)
     flat = scores.reshape(N * T, V)
     shifted = flat - flat.max(axis=1, keepdims=True)  # stable softmax
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -76,6 +76,7 @@ def rnn_backward(dh, cache):
     Returns: dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
     step_caches = cache
+    expect_shape("rnn_backward", "dh", dh, (None, len(step_caches), None))
     N, T, H = dh.shape
     D = step_caches[0][0].shape[1]
     dx = np.zeros((N, T, D), dtype=dh.dtype)

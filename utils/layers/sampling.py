@@ -11,7 +11,11 @@ def temperature_probs(scores, temperature=1.0):
     scores: (..., V). temperature: finite, > 0; below 1 sharpens, above 1 flattens.
     Returns: probabilities, same shape as scores.
     """
-    return softmax(np.asarray(scores, dtype=np.float64) / validate.temperature("temperature_probs", temperature))
+    scores = validate.float_array("temperature_probs", "scores", scores)
+    if scores.ndim == 0 or scores.shape[-1] == 0:
+        raise ValueError(f"temperature_probs: scores must have a last axis of at least one score, "
+                         f"got shape {scores.shape}")
+    return softmax(scores / validate.temperature("temperature_probs", temperature))
 
 
 def sample_index(probs, rng):
@@ -20,7 +24,7 @@ def sample_index(probs, rng):
     probs: (V,) non-negative, summing to 1. rng: a numpy Generator.
     Returns: a python int in [0, V).
     """
-    probs = np.asarray(probs, dtype=np.float64)
+    probs = validate.float_array("sample_index", "probs", probs)
     if probs.ndim != 1 or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
         raise ValueError("sample_index: probs must be a 1-D probability vector summing to 1")
     # inverse-CDF sampling: the first index whose cumulative probability exceeds a uniform draw

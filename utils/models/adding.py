@@ -53,7 +53,7 @@ def vanilla_adding_model(hidden_size, radius, seed=0):
     Returns: the AddingModel; its rnn.weight_hh_l0 (H, H) is that matrix transposed
     (torch stores W_hh for column vectors).
     """
-    torch.manual_seed(seed)
+    torch.manual_seed(validate.seed("vanilla_adding_model", seed))
     model = AddingModel("vanilla", hidden_size)
     with torch.no_grad():
         model.rnn.weight_hh_l0.copy_(torch.from_numpy(

@@ -103,7 +103,7 @@ def init_captioner_params(vocab_size, feature_dim, wordvec_dim=32, hidden_dim=DE
     validate.one_of(fname, "cell", cell, CAPTIONER_CELLS)
     validate.one_of(fname, "conditioning", conditioning, CONDITIONINGS)
     seed = validate.int_in_range(fname, "seed", seed, 0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validate.seed("init_captioner_params", seed))
     shapes_ = param_shapes(V, P, W, H, cell, conditioning)
     fan_in = {"W_embed": 100.0, "Wx": W, "Wh": H, "W_vocab": H, "W_proj": P, "W_img": P}
     params = {}
@@ -156,6 +156,7 @@ def describe_params(fname, params):
             raise ValueError(f"{fname}: params[{key!r}] must have shape {shape} for a {cell} "
                              f"captioner with V={V}, P={P}, W={W}, H={H}, "
                              f"got {tuple(np.shape(params[key]))}")
+        validate.finite_numbers(fname, f"params[{key!r}]", params[key])
     extra = set(params) - set(wanted)
     if extra:
         raise ValueError(f"{fname}: params must hold only {sorted(wanted)}, got extra keys {sorted(extra)}")

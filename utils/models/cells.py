@@ -93,7 +93,7 @@ def gru_recurrence(ax, h, Wh, bh, H):
 
 def _check_sequence(name, x, D):
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}.forward: x must be a torch tensor, got {type(x).__name__}")
+        raise validate.WrongType(f"{name}.forward: x must be a torch tensor, got {type(x).__name__}")
     if x.dim() != 3 or x.shape[2] != D:
         raise ValueError(f"{name}.forward: x should have shape (B, T, {D}), got {tuple(x.shape)}")
     if x.shape[1] < 1:
@@ -197,7 +197,7 @@ def torch_blocks_to_course(weight, cell):
 
 def _check_source(fname, module, kind, ours):
     if not isinstance(module, kind):
-        raise TypeError(f"{fname}: expected a torch.nn.{kind.__name__}, got {type(module).__name__}")
+        raise validate.WrongType(f"{fname}: expected a torch.nn.{kind.__name__}, got {type(module).__name__}")
     if module.num_layers != 1 or module.bidirectional or not module.bias or getattr(module, "proj_size", 0):
         raise ValueError(f"{fname}: only a one-layer, one-direction {kind.__name__} with biases "
                          f"and no projection can be copied")
@@ -256,7 +256,7 @@ def weights_from_module(rnn, layer=0):
         if isinstance(rnn, kind) and (cell != "vanilla" or rnn.nonlinearity == "tanh"):
             break
     else:
-        raise TypeError(f"{fname}: expected a torch nn.RNN (tanh), nn.LSTM or nn.GRU, "
+        raise validate.WrongType(f"{fname}: expected a torch nn.RNN (tanh), nn.LSTM or nn.GRU, "
                         f"got {type(rnn).__name__}")
     if rnn.bidirectional or not rnn.bias or getattr(rnn, "proj_size", 0):
         raise ValueError(f"{fname}: only one-direction modules with biases (and no projection)")

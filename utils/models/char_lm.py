@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils import validate
-from utils.course import eval_mode, model_device
+from utils.course import as_device, eval_mode, model_device
 from utils.data.text import iter_chunks, make_streams
 from utils.layers.sampling import sample_index, temperature_probs
 from utils.models.cells import CELL_MODULES, CELLS
@@ -59,9 +59,9 @@ class CharLM(nn.Module):
         Returns: logits (B, T, V), the state after the last step (same structure as init_state).
         """
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"CharLM.forward: x must be a torch tensor of ids, got {type(x).__name__}")
+            raise validate.WrongType(f"CharLM.forward: x must be a torch tensor of ids, got {type(x).__name__}")
         if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
-            raise TypeError(f"CharLM.forward: x must hold integer character ids (torch.long), got {x.dtype}")
+            raise validate.WrongType(f"CharLM.forward: x must hold integer character ids (torch.long), got {x.dtype}")
         if x.dim() != 2:
             hint = " (for one sequence use x[None])" if x.dim() == 1 else ""
             raise ValueError(f"CharLM.forward: x must have shape (B, T), got {tuple(x.shape)}{hint}")
@@ -70,7 +70,7 @@ class CharLM(nn.Module):
                              f"got values from {int(x.min())} to {int(x.max())}")
         if state is not None and (self.cell == "lstm") != isinstance(state, tuple):
             want = "a tuple (h, c)" if self.cell == "lstm" else "a single tensor h"
-            raise TypeError(f"CharLM.forward: a {self.cell} state is {want}; use model.init_state(B)")
+            raise validate.WrongType(f"CharLM.forward: a {self.cell} state is {want}; use model.init_state(B)")
         x = x.long()
         inp = F.one_hot(x, self.vocab_size).float() if self.embed is None else self.embed(x)  # (B, T, E or V)
         out, state = self.rnn(inp, state)  # (B, T, H)
@@ -87,7 +87,7 @@ def detach_state(state):
         return state.detach()
     if isinstance(state, (tuple, list)):
         return tuple(s.detach() for s in state)
-    raise TypeError(f"detach_state: expected a tensor or a tuple of tensors, got {type(state).__name__}")
+    raise validate.WrongType(f"detach_state: expected a tensor or a tuple of tensors, got {type(state).__name__}")
 
 
 def evaluate_nats_per_char(model, ids, batch_size=32, seq_len=256, device=None):
@@ -99,7 +99,7 @@ def evaluate_nats_per_char(model, ids, batch_size=32, seq_len=256, device=None):
     predicted from everything before it in its stream.
     Returns: a float; ln(V) is what a uniform guess scores, divide by ln 2 for bits per character.
     """
-    device = model_device(model) if device is None else torch.device(device)
+    device = model_device(model) if device is None else as_device("evaluate_nats_per_char", device)
     ids = np.asarray(ids)
     if ids.ndim != 1 or len(ids) < 2:
         raise ValueError(f"evaluate_nats_per_char: ids must be a 1-D sequence of at least 2 ids, got shape {ids.shape}")
@@ -147,7 +147,7 @@ def sample(model, vocab, prefix, n_chars, temperature=1.0, greedy=False, generat
     prefix_ids = vocab.encode(prefix)  # raises UnknownCharacterError for a character not in the vocabulary
     if len(vocab) != model.vocab_size:
         raise ValueError(f"sample: the vocabulary has {len(vocab)} characters but the model {model.vocab_size}")
-    device = model_device(model) if device is None else torch.device(device)
+    device = model_device(model) if device is None else as_device("sample", device)
     with eval_mode(model):
         logits, state = model(torch.from_numpy(prefix_ids)[None].to(device))  # (1, T, V)
         out = []
@@ -196,10 +196,15 @@ def bigram_nats_per_char(train_ids, eval_ids, vocab_size, alpha=0.1):
     can do that sees only the current character: no memory at all.
     Returns: nats per character (a float).
     """
-    train_ids = np.asarray(train_ids, dtype=np.int64)
-    eval_ids = np.asarray(eval_ids, dtype=np.int64)
-    V = validate.positive_int("bigram_nats_per_char", "vocab_size", vocab_size)
-    counts = np.full((V, V), float(alpha))
+    fname = "bigram_nats_per_char"
+    V = validate.positive_int(fname, "vocab_size", vocab_size)
+    train_ids = validate.int_array(fname, "train_ids", train_ids, ndim=1, low=0, high=V)
+    eval_ids = validate.int_array(fname, "eval_ids", eval_ids, ndim=1, low=0, high=V)
+    for name, ids in (("train_ids", train_ids), ("eval_ids", eval_ids)):
+        if len(ids) < 2:
+            raise ValueError(f"{fname}: {name} must hold at least 2 ids (one pair), got {len(ids)}")
+    alpha = validate.positive_number(fname, "alpha", alpha)
+    counts = np.full((V, V), alpha)
     np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1.0)
     log_p = np.log(counts / counts.sum(axis=1, keepdims=True))  # (V, V): row = current, column = next
     return float(-log_p[eval_ids[:-1], eval_ids[1:]].mean())

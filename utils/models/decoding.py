@@ -78,12 +78,17 @@ def select_state(state, indices):
     Returns: the same structure with arrays of shape (K, ...): row k is old row indices[k].
     """
     indices = validate.int_array("select_state", "indices", indices, ndim=1, low=0)
+    if not indices.size:
+        raise ValueError("select_state: indices must name at least one row, got none")
     return _select(state, indices)
 
 
 def _select(state, indices):
     if state is None or isinstance(state, (numbers.Number, str)):
         return state
+    if getattr(state, "ndim", 0) and indices.max() >= state.shape[0]:
+        raise ValueError(f"select_state: indices must be rows of every array in state, got row "
+                         f"{indices.max()} of an array of shape {tuple(state.shape)}")
     if isinstance(state, torch.Tensor):
         if state.ndim == 0:
             return state

@@ -59,6 +59,7 @@ import torch
 from torch import nn
 
 from utils import validate
+from utils.course import as_device
 from utils.data import shapes
 
 GRID = 8                       # the grid is GRID x GRID cells of 8x8 pixels
@@ -253,6 +254,7 @@ def load_encoder(path=None, device="cpu"):
     Raises FileNotFoundError (missing) or ValueError (corrupt, or sizes that do not match this
     code), each naming the rebuild command.
     """
+    device = as_device("load_encoder", device)
     if path is not None and not isinstance(path, (str, Path)):
         raise ValueError(f"load_encoder: path must be a str or pathlib.Path, got {type(path).__name__}")
     path = DEFAULT_CHECKPOINT if path is None else Path(path)

@@ -8,12 +8,25 @@ import numpy as np
 from utils import validate
 from utils.data.hello import HELLO_VOCAB
 from utils.layers import rnn_forward, rnn_step_forward, sample_index, temperature_probs, temporal_affine_forward
+from utils.validate import expect_shape
+
+
+def check_hello_params(fname, params):
+    """ValueError unless params holds Wx (4, H), Wh (H, H), b (H,), Wy (H, 4), by (4,), finite."""
+    if not isinstance(params, dict) or not {"Wx", "Wh", "b", "Wy", "by"} <= set(params):
+        raise ValueError(f"{fname}: params must be a dict with Wx, Wh, b, Wy, by "
+                         f"(init_hello_params), got {validate.shown(params)}")
+    V = len(HELLO_VOCAB)
+    expect_shape(fname, "params['Wh']", params["Wh"], (None, None))
+    H = params["Wh"].shape[0]
+    for name, shape in (("Wx", (V, H)), ("Wh", (H, H)), ("b", (H,)), ("Wy", (H, V)), ("by", (V,))):
+        expect_shape(fname, f"params['{name}']", params[name], shape)
 
 
 def init_hello_params(hidden_size=3, seed=0):
     """Small random weights: Wx (4, H), Wh (H, H), b (H,), Wy (H, 4), by (4,)."""
     H = validate.positive_int("init_hello_params", "hidden_size", hidden_size)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validate.seed("init_hello_params", seed))
     V = len(HELLO_VOCAB)
     return {"Wx": rng.normal(scale=0.5, size=(V, H)), "Wh": rng.normal(scale=0.5, size=(H, H)),
             "b": np.zeros(H), "Wy": rng.normal(scale=0.5, size=(H, V)), "by": np.zeros(V)}
@@ -21,6 +34,7 @@ def init_hello_params(hidden_size=3, seed=0):
 
 def hello_scores(params, x):
     """Scores (1, T, 4) of the model on one-hot inputs x (1, T, 4)."""
+    check_hello_params("hello_scores", params)
     h, _ = rnn_forward(x, None, params["Wx"], params["Wh"], params["b"])
     return temporal_affine_forward(h, params["Wy"], params["by"])[0]
 
@@ -36,6 +50,7 @@ def hello_generate(params, first="h", steps=4, temperature=1.0, rng=None,
     Returns: a list with one dict per step: input (letter), x (4,) one-hot, h (H,) the new
     hidden state, scores (4,), probs (4,), argmax (letter), sampled (letter).
     """
+    check_hello_params("hello_generate", params)
     steps = validate.positive_int("hello_generate", "steps", steps)
     if first not in HELLO_VOCAB:
         raise ValueError(f"hello_generate: first must be one of {HELLO_VOCAB}, got {first!r}")

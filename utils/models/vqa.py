@@ -63,8 +63,14 @@ def batch_tensors(data, rows, summary, grid, device="cpu"):
     the batch, lengths (B,), summary (B, P), grid (B, L, D), answer, qtype, candidates (B, 4),
     correct, candidate_boxes (B, 4, 4), candidate_present (B, 4).
     """
-    rows = torch.as_tensor(np.asarray(rows), dtype=torch.long)
-    r = rows.numpy()
+    fname = "batch_tensors"
+    if not isinstance(data, dict) or "lengths" not in data or "scene" not in data:
+        raise ValueError(f"{fname}: data must be the dict of vqa_data / vqa_arrays, got "
+                         f"{validate.shown(data)}")
+    r = validate.int_array(fname, "rows", rows, ndim=1, low=0, high=len(data["lengths"]))
+    if not r.size:
+        raise ValueError(f"{fname}: rows must name at least one question, got none")
+    _check_scene_features(fname, summary, grid, int(data["scene"].max()) + 1)
     lengths = torch.from_numpy(data["lengths"][r])
     width = max(int(lengths.max()), 1)
     scene = torch.from_numpy(data["scene"][r])
@@ -72,11 +78,32 @@ def batch_tensors(data, rows, summary, grid, device="cpu"):
            "summary": summary[scene], "grid": grid[scene]}
     for key in ("answer", "qtype", "candidates", "correct", "candidate_boxes", "candidate_present"):
         out[key] = torch.from_numpy(np.asarray(data[key][r]))
+    for key in ("summary", "grid"):  # only the rows used: checking every scene each step costs
+        validate.finite_numbers(fname, key, out[key])
     return {k: v.to(device) for k, v in out.items()}
 
 
+def _check_scene_features(fname, summary, grid, scenes):
+    """ValueError unless summary (S, P) and grid (S, L, D) are float tensors with S >= scenes."""
+    for name, value, ndim in (("summary", summary, 2), ("grid", grid, 3)):
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.ndim != ndim \
+                or 0 in value.shape:
+            wanted = "(S, P)" if ndim == 2 else "(S, L, D)"
+            raise ValueError(f"{fname}: {name} must be a non-empty float tensor of shape {wanted} "
+                             f"(cached_features), got {validate.shown(value)}")
+    if len(summary) != len(grid) or len(summary) < scenes:
+        raise ValueError(f"{fname}: summary and grid must hold the same scenes, at least {scenes} "
+                         f"(the questions' scenes), got {len(summary)} and {len(grid)}")
+
+
 def box_cells(boxes):
-    """(..., L) float mask of the grid cells whose centre lies inside each box (..., 4)."""
+    """(..., L) float mask of the grid cells whose centre lies inside each box (..., 4).
+
+    boxes: float tensor (..., 4) of pixel corners x0, y0, x1, y1 (any leading axes, even empty).
+    """
+    if not isinstance(boxes, torch.Tensor) or boxes.ndim < 1 or boxes.shape[-1] != 4:
+        raise ValueError(f"box_cells: boxes must be a tensor of shape (..., 4), got {validate.shown(boxes)}")
+    validate.finite_numbers("box_cells", "boxes", boxes)
     centre = torch.arange(GRID_SIDE, dtype=torch.float32, device=boxes.device) * CELL_PIXELS \
         + CELL_PIXELS / 2                                                  # (G,)
     x0, y0, x1, y1 = boxes.unbind(-1)
@@ -104,6 +131,9 @@ def normalise_image(v):
     """The summary vector l2-normalised (Antol et al.'s "norm I"), scaled by sqrt(P) so that its
     entries have a root mean square of 1: (N, P) -> (N, P). The encoder's raw summary entries
     reach 20, enough to saturate a tanh before any training."""
+    if not isinstance(v, torch.Tensor) or v.ndim != 2 or 0 in v.shape:
+        raise ValueError(f"normalise_image: v must be a non-empty (N, P) tensor, got {validate.shown(v)}")
+    validate.finite_numbers("normalise_image", "v", v)
     return v * math.sqrt(v.shape[-1]) / v.norm(dim=-1, keepdim=True).clamp(min=1e-6)
 
 
@@ -530,6 +560,10 @@ def answer_question(model, summary, grid, text, qtype=None, top=5):
         raise ValueError(f"{fname}: summary must be one scene's ({model.summary_dim},) vector and grid "
                          f"its (L, {model.feature_dim}) features, got shapes {tuple(summary.shape)} "
                          f"and {tuple(grid.shape)}")
+    if grid.shape[-2] == 0:
+        raise ValueError(f"{fname}: grid must hold at least one location, got shape {tuple(grid.shape)}")
+    validate.finite_numbers(fname, "summary", summary)
+    validate.finite_numbers(fname, "grid", grid)
     summary, grid = summary.reshape(1, -1), grid.reshape(1, *grid.shape[-2:])
     batch = {"question": torch.from_numpy(ids).to(device),
              "lengths": torch.tensor([ids.shape[1]], device=device),

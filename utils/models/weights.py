@@ -53,7 +53,7 @@ def random_recurrent_matrix(hidden_size, radius, seed=0):
     """
     H = validate.positive_int("random_recurrent_matrix", "hidden_size", hidden_size, MAX_SIZE)
     radius = validate.positive_number("random_recurrent_matrix", "radius", radius)
-    W = np.random.default_rng(seed).normal(size=(H, H)) / np.sqrt(H)
+    W = np.random.default_rng(validate.seed("random_recurrent_matrix", seed)).normal(size=(H, H)) / np.sqrt(H)
     return scale_to_spectral_radius(W, radius)
 
 
@@ -78,7 +78,7 @@ def make_cell_weights(cell, hidden_size=32, input_size=4, radius=1.0, input_scal
     input_scale = validate.finite_number(fname, "input_scale", input_scale, low=0)
     forget_bias = validate.finite_number(fname, "forget_bias", forget_bias)
     k = {"vanilla": 1, "residual": 1, "lstm": 4, "gru": 3}[cell]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(validate.seed("make_cell_weights", seed))
     Wh = np.concatenate([random_recurrent_matrix(H, radius, seed=int(rng.integers(2 ** 31)))
                          for _ in range(k)], axis=1)
     Wx = rng.normal(size=(D, k * H)) * (input_scale / np.sqrt(D))
@@ -88,6 +88,26 @@ def make_cell_weights(cell, hidden_size=32, input_size=4, radius=1.0, input_scal
     if cell == "lstm":
         b[H:2 * H] = forget_bias
     return {"Wx": Wx, "Wh": Wh, "b": b}
+
+
+def check_cell_weights(fname, cell, weights):
+    """ValueError unless weights is the course layout of ``cell``'s weights, finite and non-empty.
+
+    vanilla/residual {Wx (D, H), Wh (H, H), b (H,)}; lstm {Wx (D, 4H), Wh (H, 4H), b (4H,)};
+    gru {Wx (D, 3H), Wh (H, 3H), bx (3H,), bh (3H,)}. Returns: (D, H).
+    """
+    gates = {"lstm": 4, "gru": 3}.get(cell, 1)
+    biases = ("bx", "bh") if cell == "gru" else ("b",)
+    if not isinstance(weights, dict) or not {"Wx", "Wh", *biases} <= set(weights):
+        raise ValueError(f"{fname}: weights must be a dict with Wx, Wh and {' and '.join(biases)} "
+                         f"for a {cell} cell (make_cell_weights), got {validate.shown(weights)}")
+    validate.expect_shape(fname, "weights['Wh']", weights["Wh"], (None, None))
+    H = np.shape(weights["Wh"])[0]
+    validate.expect_shape(fname, "weights['Wh']", weights["Wh"], (H, gates * H))
+    validate.expect_shape(fname, "weights['Wx']", weights["Wx"], (None, gates * H))
+    for name in biases:
+        validate.expect_shape(fname, f"weights['{name}']", weights[name], (gates * H,))
+    return np.shape(weights["Wx"])[0], H
 
 
 def recurrent_block(cell, weights):

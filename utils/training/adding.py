@@ -12,7 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from utils import validate
-from utils.course import torch_threads
+from utils.course import as_device, torch_threads
 from utils.data.adding import adding_problem
 from utils.models.adding import AddingModel, evaluate_adding, vanilla_adding_model
 from utils.models.cells import CELLS
@@ -42,14 +42,14 @@ def train_adding(cell="lstm", length=100, steps=1500, hidden_size=32, batch_size
     lr = validate.positive_number(fname, "lr", lr)
     if clip_norm is not None:
         clip_norm = validate.positive_number(fname, "clip_norm", clip_norm)
-    device = torch.device(device)
+    device = as_device("train_adding", device)
     x_test, y_test = adding_problem(test_size, length, rng=np.random.default_rng(10_000 + length))
     context = torch_threads(threads) if threads is not None and device.type == "cpu" else contextlib.nullcontext()
     with context:
-        torch.manual_seed(seed)
+        torch.manual_seed(validate.seed("train_adding", seed))
         model = AddingModel(cell, hidden_size, forget_bias=forget_bias).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(validate.seed("train_adding", seed))
         history = {"step": [], "test_mse": []}
         bar = tqdm(range(1, steps + 1), desc=f"{cell} T={length}", disable=not progress, leave=False)
         for step in bar:
@@ -94,7 +94,7 @@ def train_rnn_sgd(length=10, steps=1000, hidden_size=32, radius=1.2, lr=0.1, cli
         model = vanilla_adding_model(hidden_size, radius, seed)
         params = list(model.parameters())
         opt = torch.optim.SGD(params, lr=lr)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(validate.seed("train_rnn_sgd", seed))
         loss_log, norm_log = np.full(steps, np.nan), np.full(steps, np.nan)
         diverged_at = None
         for step in tqdm(range(steps), desc="SGD", disable=not progress, leave=False):

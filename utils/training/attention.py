@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from utils import validate
-from utils.course import scaled_budget
+from utils.course import as_device, scaled_budget
 from utils.data import shapes
 from utils.data import shapes_language as language
 from utils.data.captions import caption_dataset
@@ -122,7 +122,7 @@ def train_attention_captioner(model, grid, captions, *, steps, batch_size, lr, d
         raise ValueError(f"{fname}: baseline_decay must be a finite number >= 0 and < 1, "
                          f"got {baseline_decay}")
     grid, captions, image_index = _data(fname, model, grid, captions, image_index)
-    device = torch.device(device)
+    device = as_device("train_attention_captioner", device)
     hard = model.attention == "hard"
     lengths = caption_lengths(captions, model.null_id)
     grid, captions = grid.to(device), captions.to(device)
@@ -194,6 +194,7 @@ def reinforce_gradient_variance(model, grid, captions, samples=100, baseline=Tru
     grid = grid[image_index].to(device=p.device, dtype=p.dtype)
     captions = captions.to(p.device)
     params = [param for _, param in model.attention_parameters()]
+    seed = validate.seed("reinforce_gradient_variance", seed)
     generator = torch.Generator(device=p.device).manual_seed(seed)
     was_training = model.training
     model.eval()                      # no dropout; the locations are sampled explicitly below
@@ -266,4 +267,5 @@ def default_budget(device, live=False):
                    hard_steps=1500, hard_lr=1e-3)
         accelerator = dict(model, train_scenes=12000, hidden_dim=256, steps=8000, batch_size=128,
                            lr=2e-3, hard_steps=3000, hard_lr=5e-4)
-    return scaled_budget(torch.device(device), cpu=cpu, accelerator=accelerator)
+    device = as_device("default_budget", device, must_exist=False)
+    return scaled_budget(device, cpu=cpu, accelerator=accelerator)

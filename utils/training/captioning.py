@@ -9,7 +9,7 @@ import contextlib
 import torch
 
 from utils import validate
-from utils.course import scaled_budget, torch_threads
+from utils.course import as_device, scaled_budget, torch_threads
 from utils.models.captioner import Captioner
 from utils.training.minibatches import (as_tensor, caption_lengths, caption_rows, loop_settings,
                                         train_on_captions)
@@ -49,7 +49,7 @@ def train_captioner(model, features, captions, *, steps, batch_size, lr, device=
         raise ValueError(f"{fname}: model must be a Captioner, got {validate.shown(model)}")
     settings = loop_settings(fname, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                              clip_norm=clip_norm, log_every=log_every, schedule=schedule)
-    device = torch.device(device)
+    device = as_device("train_captioner", device)
     features = as_tensor(fname, "features", features, torch.float32)
     captions = as_tensor(fname, "captions", captions, torch.long)
     if features.ndim != 2 or features.shape[1] != model.feature_dim:
@@ -85,7 +85,7 @@ def default_budget(device):
     A GPU trains a bigger model on more scenes.
     """
     return scaled_budget(
-        torch.device(device),
+        as_device("default_budget", device, must_exist=False),
         cpu=dict(train_scenes=4000, captions_per_scene=5, wordvec_dim=32, hidden_dim=128,
                  cell="lstm", conditioning="every_step", steps=1200, batch_size=64, lr=3e-3,
                  schedule="cosine"),

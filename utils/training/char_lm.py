@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from utils import validate
-from utils.course import scaled_budget
+from utils.course import as_device, scaled_budget
 from utils.data.text import random_batch
 from utils.models.char_lm import evaluate_nats_per_char, sample
 
@@ -55,10 +55,14 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
     lr_decay_frac = validate.finite_number("train_char_lm", "lr_decay_frac", lr_decay_frac, low=0, high=1)
     if len(vocab) != model.vocab_size:
         raise ValueError(f"train_char_lm: the vocabulary has {len(vocab)} characters but the model {model.vocab_size}")
-    device = torch.device(device)
+    device = as_device("train_char_lm", device)
+    lr = validate.positive_number("train_char_lm", "lr", lr)
+    V = model.vocab_size
+    train_ids = validate.int_array("train_char_lm", "train_ids", train_ids, ndim=1, low=0, high=V)
+    val_ids = validate.int_array("train_char_lm", "val_ids", val_ids, ndim=1, low=0, high=V)
+    if heldout_ids is not None:
+        heldout_ids = validate.int_array("train_char_lm", "heldout_ids", heldout_ids, ndim=1, low=0, high=V)
     model.to(device)
-    train_ids = np.asarray(train_ids, dtype=np.int64)
-    val_ids = np.asarray(val_ids, dtype=np.int64)
     val_slice = val_ids[:eval_chars]
     heldout_slice = None if heldout_ids is None else np.asarray(heldout_ids, dtype=np.int64)[:eval_chars]
     if eval_every_s is None:
@@ -67,8 +71,8 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
     # the curve averages the training loss over a whole interval
     eval_steps = {round(k * max_steps / 6) for k in range(1, 7)} if time_budget_s is None else set()
 
-    rng = np.random.default_rng(seed)
-    sample_gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(validate.seed("train_char_lm", seed))
+    sample_gen = torch.Generator().manual_seed(validate.seed("train_char_lm", seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"step": [], "seconds": [], "train_loss": [], "val_loss": [], "heldout_loss": []}
     by_time = time_budget_s is not None
@@ -158,7 +162,7 @@ def default_budget(device):
     printed from it, is the same on every run; on a GPU it is a time budget for a bigger model.
     """
     return scaled_budget(
-        torch.device(device),
+        as_device("default_budget", device, must_exist=False),
         cpu=dict(hidden_size=256, num_layers=1, cell="lstm", embed_size=64, batch_size=64,
                  seq_len=64, lr=3e-3, time_budget_s=None, max_steps=1400, lr_decay_frac=0.3),
         accelerator=dict(hidden_size=1024, num_layers=2, cell="lstm", embed_size=64, batch_size=128,

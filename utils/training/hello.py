@@ -3,10 +3,12 @@ from utils import validate
 from utils.data.hello import hello_data
 from utils.layers import (rnn_backward, rnn_forward, temporal_affine_backward, temporal_affine_forward,
                           temporal_softmax_loss)
+from utils.models.hello import check_hello_params
 
 
 def train_hello(params, steps=300, lr=0.3):
     """Full-batch gradient descent on "hello". Returns the list of losses (nats, summed over steps)."""
+    check_hello_params("train_hello", params)
     steps = validate.positive_int("train_hello", "steps", steps)
     lr = validate.positive_number("train_hello", "lr", lr)
     x, y = hello_data()

@@ -24,12 +24,21 @@ SCHEDULES = ("constant", "cosine")
 
 
 def as_tensor(fname, name, value, dtype):
-    """value (numpy array or torch tensor) as a detached tensor of dtype, or a ValueError."""
+    """value (numpy array or torch tensor) as a detached tensor of dtype, or a ValueError.
+
+    dtype torch.long: value must hold integers; a float dtype: finite numbers.
+    """
     if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise ValueError(f"{fname}: {name} must hold numbers, got dtype {value.dtype}")
         value = torch.from_numpy(np.ascontiguousarray(value))
     if not isinstance(value, torch.Tensor):
         raise ValueError(f"{fname}: {name} must be a numpy array or torch tensor, "
                          f"got {validate.shown(value)}")
+    if dtype == torch.long and value.is_floating_point():
+        raise ValueError(f"{fname}: {name} must hold integer ids, got dtype {value.dtype}")
+    if dtype.is_floating_point:
+        validate.finite_numbers(fname, name, value)
     return value.detach().to(dtype)
 
 
@@ -78,7 +87,7 @@ def loop_settings(fname, *, steps, batch_size, lr, seed, clip_norm, log_every, s
     return {"steps": validate.positive_int(fname, "steps", steps),
             "batch_size": validate.positive_int(fname, "batch_size", batch_size),
             "lr": validate.positive_number(fname, "lr", lr),
-            "seed": validate.int_in_range(fname, "seed", seed, 0),
+            "seed": validate.seed(fname, seed),
             "clip_norm": None if clip_norm is None else validate.positive_number(fname, "clip_norm", clip_norm),
             "log_every": None if log_every is None else validate.positive_int(fname, "log_every", log_every),
             "schedule": schedule}

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from utils import validate
 from utils.data.text import iter_chunks
-from utils.course import model_device
+from utils.course import as_device, model_device
 from utils.models.char_lm import CharLM, detach_state, evaluate_nats_per_char
 
 def tbptt_step(model, x, y, state, optimizer, clip_norm=None):
@@ -76,6 +76,20 @@ def compare_strategies(strategies, streams, val_ids, vocab_size, *, hidden_size,
     "seconds" (training wall time, evaluation excluded; it depends on the machine and its load,
     so notebooks plot against "chars") and the scalar "final_val_nats".
     """
+    fname = "compare_strategies"
+    if not isinstance(strategies, dict) or not strategies:
+        raise ValueError(f"{fname}: strategies must be a non-empty dict name -> (seq_len, carry), "
+                         f"got {validate.shown(strategies)}")
+    vocab_size = validate.positive_int(fname, "vocab_size", vocab_size)
+    streams = validate.int_array(fname, "streams", streams, ndim=2, low=0, high=vocab_size)
+    val_ids = validate.int_array(fname, "val_ids", val_ids, ndim=1, low=0, high=vocab_size)
+    if 0 in streams.shape or len(val_ids) < 2:
+        raise ValueError(f"{fname}: streams (B, L) and val_ids (M,) must not be empty, got shapes "
+                         f"{streams.shape} and {val_ids.shape}")
+    lr = validate.positive_number(fname, "lr", lr)
+    evals = validate.int_in_range(fname, "evals", evals, 1)
+    seed = validate.seed(fname, seed)
+    device = as_device(fname, device)
     results = {}
     for name, (seq_len, carry) in strategies.items():
         torch.manual_seed(seed)

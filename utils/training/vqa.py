@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from utils import validate
-from utils.course import eval_mode, model_device, scaled_budget
+from utils.course import as_device, eval_mode, model_device, scaled_budget
 from utils.data.shapes import SPLITS
 from utils.data.vqa import vqa_arrays
 from utils.models import encoder as image_encoder
@@ -54,7 +54,7 @@ def train_vqa(model, data, summary, grid, *, steps=500, batch_size=64, lr=2e-3, 
     count = len(data["answer"])
     if batch_size > count:
         raise ValueError(f"{fname}: batch_size must be at most the {count} questions, got {batch_size}")
-    device = torch.device(device)
+    device = as_device("train_vqa", device)
     multiple_choice = is_multiple_choice(model)
 
     def batch_loss(rows, step):
@@ -78,6 +78,7 @@ def predict(model, data, summary, grid, batch_size=500):
     """
     fname = "predict"
     _check_model(fname, model)
+    batch_size = validate.positive_int(fname, "batch_size", batch_size)
     device = model_device(model)
     M = len(data["answer"])
     answers, probs, maps = [], [], []
@@ -124,4 +125,5 @@ def default_budget(device, live=False):
                           "product": 3000, "san1": 4000, "san2": 7000, "visual7w": 3000})
         accelerator = dict(cpu, batch_size=128,
                            steps={k: 2 * v for k, v in cpu["steps"].items()})
-    return scaled_budget(torch.device(device), cpu=cpu, accelerator=accelerator)
+    device = as_device("default_budget", device, must_exist=False)
+    return scaled_budget(device, cpu=cpu, accelerator=accelerator)

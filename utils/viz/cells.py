@@ -26,7 +26,9 @@ def draw_cell_text(text, values, title="", max_chars=700, width=90):
     Returns: the matplotlib Figure.
     """
     text = check_text("draw_cell_text", text)
-    values = np.asarray(values, dtype=np.float64)
+    values = validate.float_array("draw_cell_text", "values", values)
+    max_chars = validate.positive_int("draw_cell_text", "max_chars", max_chars)
+    width = validate.positive_int("draw_cell_text", "width", width, 1000)
     if values.shape != (len(text),):
         raise ValueError(f"draw_cell_text: values must have one number per character, shape "
                          f"({len(text)},), got {values.shape}")
@@ -78,7 +80,7 @@ def cell_widget(text, activations, start_cell=0, labels=None):
     labels: optional {cell index: description} shown next to the slider for notable cells.
     Returns: the widget box.
     """
-    A = np.asarray(activations)
+    A = validate.float_array("cell_widget", "activations", activations)
     text = check_text("cell_widget", text)
     if A.ndim != 2 or A.shape[0] != len(text):
         raise ValueError(f"cell_widget: activations must have shape ({len(text)}, H), got {A.shape}")

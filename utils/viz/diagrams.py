@@ -8,6 +8,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from utils import validate
 from utils.training.tbptt import tbptt_gradient_mask
 from utils.viz.widgets import interactive_figure
 
@@ -78,8 +79,7 @@ def draw_bptt_graph(steps=4):
 
     steps: number of time steps drawn (2 to 8). Returns the Figure.
     """
-    if not 2 <= steps <= 8:
-        raise ValueError(f"draw_bptt_graph: steps must be between 2 and 8, got {steps}")
+    steps = validate.int_in_range("draw_bptt_graph", "steps", steps, 2, 8)
     fig, ax = plt.subplots(figsize=(1.9 * steps + 1, 3.6))
     draw_unrolled(ax, steps, range(steps), range(steps),
                   "forward (black): h_t = tanh(W_hh h_{t-1} + W_xh x_t + b)\n"

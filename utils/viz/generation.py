@@ -4,6 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from utils import validate
 from utils.models.char_lm import next_char_probs, sample
 from utils.viz.widgets import interactive_figure
 
@@ -19,6 +20,10 @@ def draw_next_char_distribution(model, vocab, prefix="ROMEO:", temperature=1.0, 
     (0: none). seed: seed of the sample, so moving a slider back gives the same text.
     Returns: the Figure.
     """
+    fname = "draw_next_char_distribution"
+    top = validate.positive_int(fname, "top", top)
+    n_chars = validate.int_in_range(fname, "n_chars", n_chars, 0)
+    seed = validate.seed(fname, seed)
     probs = next_char_probs(model, vocab, prefix, temperature)
     order = np.argsort(-probs)[:top]
     fig, ax = plt.subplots(figsize=(8, 2.6))
@@ -36,7 +41,11 @@ def draw_next_char_distribution(model, vocab, prefix="ROMEO:", temperature=1.0, 
 
 
 def sampling_widget(model, vocab, prefix="ROMEO:"):
-    """Temperature slider, prefix box and seed slider regenerating text live from the model."""
+    """Temperature slider, prefix box and seed slider regenerating text live from the model.
+
+    prefix: the text shown first in the box (a non-empty str of the corpus's characters).
+    """
+    validate.non_empty_str("sampling_widget", "prefix", prefix)
     def draw(prefix, temperature, seed):
         unknown = sorted({c for c in prefix if c not in set(vocab.chars)})
         if not prefix or unknown:

@@ -1,5 +1,6 @@
 """Pictures of gradient flow through time: the log-norm plot, the figure of 04/05 and its widget."""
 import ipywidgets as widgets
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -21,7 +22,19 @@ def _log_ticks(ax):
 
 
 def plot_log_norms(ax, log10_norms, label=None, color=None, style="-"):
-    """Plot log10 gradient norms (T,) against the step t = 1..T on ``ax``, y labelled as 10^k."""
+    """Plot log10 gradient norms (T,) against the step t = 1..T on ``ax``, y labelled as 10^k.
+
+    label: legend text or None; color: a matplotlib colour or None; style: a format string
+    such as "-" or "--".
+    """
+    fname = "plot_log_norms"
+    log10_norms = validate.float_array(fname, "log10_norms", log10_norms, ndim=1)
+    if not log10_norms.size:
+        raise ValueError(f"{fname}: log10_norms must hold at least one step, got none")
+    if color is not None and not matplotlib.colors.is_color_like(color):
+        raise ValueError(f"{fname}: color must be a matplotlib colour such as 'C0' or '#1f77b4', "
+                         f"got {validate.shown(color)}")
+    validate.non_empty_str(fname, "style", style)
     T = len(log10_norms)
     ax.plot(np.arange(1, T + 1), log10_norms, style, label=label, color=color, linewidth=1.6)
     _log_ticks(ax)

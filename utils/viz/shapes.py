@@ -45,6 +45,7 @@ def draw_scenes(scenes, texts=None, ncols=4, boxes=False, width=30, title=None):
     fname = "draw_scenes"
     scenes = _check_scenes(fname, scenes)
     ncols = validate.positive_int(fname, "ncols", ncols, 12)
+    width = validate.positive_int(fname, "width", width, 200)
     if texts is not None:
         texts = [[t] if isinstance(t, str) else list(t) for t in texts]
         if len(texts) != len(scenes):

@@ -167,6 +167,10 @@ def draw_type_accuracy(results, split="test"):
     fname = "draw_type_accuracy"
     if not isinstance(results, dict) or not results:
         raise ValueError(f"{fname}: results must be a non-empty dict, got {validate.shown(results)}")
+    missing = [name for name, by_split in results.items() if split not in by_split]
+    if missing:
+        raise ValueError(f"{fname}: split must be a split every model was measured on, got "
+                         f"{split!r}, which {', '.join(map(str, missing))} lacks")
     columns = list(language.QUESTION_TYPES) + ["overall"]
     fig, ax = plt.subplots(figsize=(10, 3.9))
     width = 0.8 / len(results)
@@ -187,7 +191,14 @@ def draw_type_accuracy(results, split="test"):
 
 def draw_confusion(labels, matrix, title=""):
     """A confusion matrix (rows: true answer, columns: predicted), counts in the cells."""
-    matrix = np.asarray(matrix)
+    fname = "draw_confusion"
+    if not isinstance(labels, (list, tuple)) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{fname}: labels must be a non-empty list of answer names, "
+                         f"got {validate.shown(labels)}")
+    matrix = validate.int_array(fname, "matrix", matrix, ndim=2, low=0)
+    if matrix.shape != (len(labels), len(labels)):
+        raise ValueError(f"{fname}: matrix must have shape ({len(labels)}, {len(labels)}) (one row "
+                         f"and column per label), got {matrix.shape}")
     fig, ax = plt.subplots(figsize=(max(3.2, 1.0 + 0.45 * len(labels)), max(2.8, 0.8 + 0.4 * len(labels))))
     ax.imshow(matrix, cmap="Blues")
     for i in range(len(labels)):
@@ -215,11 +226,18 @@ def draw_examples(scenes, data, rows, predicted, attention, title=""):
     scenes: list of Scene indexed by data["scene"]; rows: question indices; predicted: (M,)
     answer indices; attention: (M, hops, L). Returns: the Figure (None when rows is empty).
     """
-    rows = list(rows)
+    fname = "draw_examples"
+    names = language.answer_vocab()
+    M = len(data["texts"])
+    rows = list(validate.int_array(fname, "rows", rows, ndim=1, low=0, high=M))
+    predicted = validate.int_array(fname, "predicted", predicted, ndim=1, low=0, high=len(names))
+    attention = validate.float_array(fname, "attention", attention, ndim=3)
+    if len(predicted) != M or len(attention) != M or 0 in attention.shape:
+        raise ValueError(f"{fname}: predicted (M,) and attention (M, hops, L) must have one row "
+                         f"per question (M = {M}), got shapes {predicted.shape} and {attention.shape}")
     if not rows:
         print("(no such question)")
         return None
-    names = language.answer_vocab()
     hops = attention.shape[1]
     fig, axes = plt.subplots(hops, len(rows), figsize=(2.7 * len(rows), 2.5 * hops + 1.0), squeeze=False)
     for col, m in enumerate(rows):

@@ -23,7 +23,7 @@ def interactive_figure(draw, **controls):
     """
     for name, control in controls.items():
         if not isinstance(control, widgets.ValueWidget):
-            raise TypeError(f"interactive_figure: control {name!r} must be an ipywidgets "
+            raise validate.WrongType(f"interactive_figure: control {name!r} must be an ipywidgets "
                             f"control with a value, got {type(control).__name__}")
     output = widgets.interactive_output(draw, controls)
     items = list(controls.values())
