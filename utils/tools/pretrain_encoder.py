@@ -480,7 +480,9 @@ This writes `encoder.pt` and this README; every number below comes from that run
 - **Determinism**: seed {config['seed']} (initial weights, batch order, augmentation), CPU,
   {r['threads']} threads, `torch.use_deterministic_algorithms(True)`. With the same torch version on the
   same CPU kernels the command reproduces the weights bit for bit (`tests/test_encoder.py`
-  checks it). Built with torch {env['torch']}, CPU capability {env['cpu_capability']}, {env['machine']}.
+  checks it; CPUs of another vendor may round differently even with the same kernel capability,
+  and then only the accuracy is reproduced). Built with torch {env['torch']}, CPU capability
+  {env['cpu_capability']}, {env['machine']}.
 
 ## Measured
 
