@@ -6,12 +6,15 @@
 #   make lectures   build lectures/ from solutions/
 #   make check NB=lectures/01_rnn_basics.ipynb    self-check a student's notebook
 #   make grade SUBMISSIONS=dir    grade a class with nbgrader (dir/<student>/<NN_name>.ipynb)
+#   make widgets    run the widget notebooks in JupyterLab in headless Chromium (Debian's chromium,
+#                   driven by Playwright); screenshots in results/widgets/. Not part of make test
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEACHER_STAMP := $(VENV)/.installed-teacher
+BROWSER_STAMP := $(VENV)/.installed-browser
 PORT ?= 8888
 NB ?=
 SUBMISSIONS ?=
@@ -19,7 +22,7 @@ GRADES ?= grades
 TIMEOUT ?= 600
 JOBS ?= 0
 
-.PHONY: setup lab test execute report lectures check grade clean
+.PHONY: setup lab test execute report lectures check grade widgets clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if (3, 11) <= sys.version_info[:2] <= (3, 14) else "the course needs Python 3.11 to 3.14 (the versions its pinned packages publish wheels for, see utils/tools/check_wheels.py), found " + sys.version.split()[0] + ": set PYTHON=python3.12 or similar")'
@@ -32,6 +35,11 @@ $(STAMP): requirements.txt pyproject.toml
 $(TEACHER_STAMP): $(STAMP) requirements-teacher.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-teacher.txt
 	@touch $(TEACHER_STAMP)
+
+# Playwright, for `make widgets` only: a third pinned file; the browser is Debian's chromium, never a download
+$(BROWSER_STAMP): $(STAMP) requirements-browser.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-browser.txt
+	@touch $(BROWSER_STAMP)
 
 setup: $(STAMP)
 
@@ -60,6 +68,9 @@ check: $(STAMP)
 grade: $(TEACHER_STAMP)
 	@if [ -z "$(SUBMISSIONS)" ]; then echo "usage: make grade SUBMISSIONS=dir  (dir/<student>/<NN_name>.ipynb)"; exit 2; fi
 	$(BIN)/python -m utils.tools.grade "$(SUBMISSIONS)" --out "$(GRADES)" --timeout $(TIMEOUT) --jobs $(JOBS)
+
+widgets: $(STAMP) $(BROWSER_STAMP)
+	$(BIN)/python -m pytest tests_browser -rs -v
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
