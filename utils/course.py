@@ -32,9 +32,7 @@ def pick_device(prefer=None):
     """
     if prefer is not None:
         prefer = str(prefer)
-        available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                     "mps": getattr(torch.backends, "mps", None) is not None
-                     and torch.backends.mps.is_available()}
+        available = _available_devices()
         if prefer not in available:
             raise ValueError(f"pick_device: unknown device {prefer!r}; use 'cpu', 'cuda' or 'mps'")
         if not available[prefer]:
@@ -45,6 +43,12 @@ def pick_device(prefer=None):
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _available_devices():
+    """{"cpu": True, "cuda": bool, "mps": bool}: which device types this machine has."""
+    return {"cpu": True, "cuda": torch.cuda.is_available(),
+            "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
 
 
 def as_device(fname, device, must_exist=True):
@@ -61,9 +65,7 @@ def as_device(fname, device, must_exist=True):
     except (RuntimeError, ValueError):
         raise ValueError(f"{fname}: device must be 'cpu', 'cuda' or 'mps' (or 'cuda:1'...), "
                          f"got {device!r}") from None
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": getattr(torch.backends, "mps", None) is not None
-                 and torch.backends.mps.is_available()}
+    available = _available_devices()
     if chosen.type not in available:
         raise ValueError(f"{fname}: device must be 'cpu', 'cuda' or 'mps', got {device!r}")
     if must_exist and not available[chosen.type]:

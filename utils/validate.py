@@ -99,8 +99,8 @@ def float_array(fname, name, value, ndim=None, shape=None, finite=True):
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     try:
-        kind = np.asarray(value).dtype.kind  # "1.5" would convert to 1.5: refuse text first
-        array = np.asarray(value, dtype=np.float64) if kind in "biuf" else None
+        raw = np.asarray(value)  # "1.5" would convert to 1.5: refuse text before converting
+        array = raw.astype(np.float64, copy=False) if raw.dtype.kind in "biuf" else None
     except (TypeError, ValueError):
         array = None
     if array is None:

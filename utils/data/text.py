@@ -205,9 +205,9 @@ def iter_chunks(streams, seq_len):
     """Walk along the streams left to right in consecutive chunks.
 
     streams: (B, L) from make_streams; seq_len: T, the truncation length.
-    Returns: an iterator of (x, y), each int64 (B, k) with k = T except possibly a shorter last chunk, and
-    y[:, t] = the character after x[:, t]. The next chunk's x continues each row exactly where
-    this one stopped, so the hidden state can be carried from one chunk to the next.
+    Returns: an iterator of (x, y), each int64 (B, k) with k = T except possibly a shorter last
+    chunk, and y[:, t] = the character after x[:, t]. The next chunk's x continues each row
+    exactly where this one stopped, so the hidden state can be carried from one chunk to the next.
     """
     streams = _as_int_array(streams, "iter_chunks", "streams")
     if streams.ndim != 2 or streams.shape[0] < 1 or streams.shape[1] < 2:

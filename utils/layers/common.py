@@ -5,15 +5,21 @@ from utils import validate
 from utils.validate import expect_shape
 
 
+def score_array(fname, scores):
+    """scores (..., V) as a float64 array, or ValueError naming ``fname``: numbers, finite, V >= 1."""
+    scores = validate.float_array(fname, "scores", scores)
+    if scores.ndim == 0 or scores.shape[-1] == 0:
+        raise ValueError(f"{fname}: scores must have a last axis of at least one score, "
+                         f"got shape {scores.shape}")
+    return scores
+
+
 def softmax(scores):
     """Softmax over the last axis, computed stably (the row maximum is subtracted first).
 
     scores: (..., V) unnormalised scores, V >= 1. Returns: probabilities of the same shape.
     """
-    scores = validate.float_array("softmax", "scores", scores)
-    if scores.ndim == 0 or scores.shape[-1] == 0:
-        raise ValueError(f"softmax: scores must have a last axis of at least one score, "
-                         f"got shape {scores.shape}")
+    scores = score_array("softmax", scores)
     shifted = scores - scores.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)

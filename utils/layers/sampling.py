@@ -2,7 +2,7 @@
 import numpy as np
 
 from utils import validate
-from utils.layers.common import softmax
+from utils.layers.common import score_array, softmax
 
 
 def temperature_probs(scores, temperature=1.0):
@@ -11,10 +11,7 @@ def temperature_probs(scores, temperature=1.0):
     scores: (..., V). temperature: finite, > 0; below 1 sharpens, above 1 flattens.
     Returns: probabilities, same shape as scores.
     """
-    scores = validate.float_array("temperature_probs", "scores", scores)
-    if scores.ndim == 0 or scores.shape[-1] == 0:
-        raise ValueError(f"temperature_probs: scores must have a last axis of at least one score, "
-                         f"got shape {scores.shape}")
+    scores = score_array("temperature_probs", scores)
     return softmax(scores / validate.temperature("temperature_probs", temperature))
 
 

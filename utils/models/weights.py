@@ -94,7 +94,7 @@ def check_cell_weights(fname, cell, weights):
     """ValueError unless weights is the course layout of ``cell``'s weights, finite and non-empty.
 
     vanilla/residual {Wx (D, H), Wh (H, H), b (H,)}; lstm {Wx (D, 4H), Wh (H, 4H), b (4H,)};
-    gru {Wx (D, 3H), Wh (H, 3H), bx (3H,), bh (3H,)}. Returns: (D, H).
+    gru {Wx (D, 3H), Wh (H, 3H), bx (3H,), bh (3H,)}.
     """
     gates = {"lstm": 4, "gru": 3}.get(cell, 1)
     biases = ("bx", "bh") if cell == "gru" else ("b",)
@@ -107,7 +107,6 @@ def check_cell_weights(fname, cell, weights):
     validate.expect_shape(fname, "weights['Wx']", weights["Wx"], (None, gates * H))
     for name in biases:
         validate.expect_shape(fname, f"weights['{name}']", weights[name], (gates * H,))
-    return np.shape(weights["Wx"])[0], H
 
 
 def recurrent_block(cell, weights):

@@ -42,14 +42,15 @@ def train_adding(cell="lstm", length=100, steps=1500, hidden_size=32, batch_size
     lr = validate.positive_number(fname, "lr", lr)
     if clip_norm is not None:
         clip_norm = validate.positive_number(fname, "clip_norm", clip_norm)
-    device = as_device("train_adding", device)
+    device = as_device(fname, device)
+    seed = validate.seed(fname, seed)
     x_test, y_test = adding_problem(test_size, length, rng=np.random.default_rng(10_000 + length))
     context = torch_threads(threads) if threads is not None and device.type == "cpu" else contextlib.nullcontext()
     with context:
-        torch.manual_seed(validate.seed("train_adding", seed))
+        torch.manual_seed(seed)
         model = AddingModel(cell, hidden_size, forget_bias=forget_bias).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
-        rng = np.random.default_rng(validate.seed("train_adding", seed))
+        rng = np.random.default_rng(seed)
         history = {"step": [], "test_mse": []}
         bar = tqdm(range(1, steps + 1), desc=f"{cell} T={length}", disable=not progress, leave=False)
         for step in bar:

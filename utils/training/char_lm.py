@@ -71,8 +71,9 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
     # the curve averages the training loss over a whole interval
     eval_steps = {round(k * max_steps / 6) for k in range(1, 7)} if time_budget_s is None else set()
 
-    rng = np.random.default_rng(validate.seed("train_char_lm", seed))
-    sample_gen = torch.Generator().manual_seed(validate.seed("train_char_lm", seed))
+    seed = validate.seed("train_char_lm", seed)
+    rng = np.random.default_rng(seed)
+    sample_gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = {"step": [], "seconds": [], "train_loss": [], "val_loss": [], "heldout_loss": []}
     by_time = time_budget_s is not None
