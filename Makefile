@@ -1,6 +1,11 @@
 # The course's entry points. Only python3 (3.11 to 3.14) is needed to start: `make setup` builds .venv.
 #   make lab        set up, then open JupyterLab on lectures/
-#   make test       set up, then run the unit tests and nbval (strict) over every solution
+#   make test       set up, then the fast tier: unit tests, build, self-check, bad inputs, and nbval
+#                   (strict) over every solution notebook, one notebook per core (pytest-xdist)
+#   make test-slow  the slow tier only: classroom Run All of every lecture, retraining, grading a
+#                   class, JupyterLab start-up, the wheel build... (tests marked slow)
+#   make test-all   both tiers (what CI runs, with make widgets)
+#   make gpu-proof  every solution notebook on this machine's GPU: results/gpu/report.{md,json}
 #   make execute    re-execute every solution notebook in place, print runtimes, rebuild lectures
 #   make report     the same, and write results/report.{md,json} and the README's results table
 #   make lectures   build lectures/ from solutions/
@@ -21,8 +26,12 @@ SUBMISSIONS ?=
 GRADES ?= grades
 TIMEOUT ?= 600
 JOBS ?= 0
+TEST_JOBS ?= auto
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=600
+PYTEST_ARGS ?=
+PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
-.PHONY: setup lab test execute report lectures check grade widgets clean
+.PHONY: setup lab test test-slow test-all gpu-proof execute report lectures check grade widgets clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if (3, 11) <= sys.version_info[:2] <= (3, 14) else "the course needs Python 3.11 to 3.14 (the versions its pinned packages publish wheels for, see utils/tools/check_wheels.py), found " + sys.version.split()[0] + ": set PYTHON=python3.12 or similar")'
@@ -47,8 +56,15 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=lectures --port=$(PORT)
 
 test: $(STAMP) $(TEACHER_STAMP)
-	$(BIN)/python -m pytest tests solutions --nbval --nbval-current-env \
-		--nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=600 --durations=15
+	$(PYTEST) -m "not slow" tests solutions $(NBVAL)
+
+test-slow: $(STAMP) $(TEACHER_STAMP)
+	$(PYTEST) -m slow tests
+
+test-all: test test-slow
+
+gpu-proof: $(STAMP)
+	$(BIN)/python -m utils.tools.gpu_proof
 
 execute: $(STAMP)
 	$(BIN)/python -m utils.tools.execute

@@ -172,3 +172,8 @@ def test_grading_a_class(tmp_path):
         assert gb.find_submission("01_rnn_basics", "mistake").score == 1
         assert gb.find_submission("00_welcome", "perfect").score == 1
         assert len(gb.students) == 4  # the timed-out one has no grades
+
+    # graded with every cell run (training and figures included), the gradebook is the same
+    grade_class(submissions, tmp_path / "whole", jobs=1, timeout=20, whole=True)
+    assert (tmp_path / "whole" / "gradebook.csv").read_text(encoding="utf-8") == \
+        (out / "gradebook.csv").read_text(encoding="utf-8")

@@ -8,7 +8,6 @@ from notebook_helpers import lecture_with_answers, run_selfcheck_cli
 from utils.tools.notebooks import LECTURES_DIR
 
 LECTURE = "01_rnn_basics.ipynb"
-pytestmark = pytest.mark.slow
 
 
 def test_untouched_lecture_reports_not_implemented(tmp_path):

@@ -2,6 +2,7 @@
 
     setup_notebook      seeds, reproducible CPU threads, print options, device report (first cell)
     pick_device, describe_device, on_accelerator, scaled_budget   where and how big to train
+                        (COURSE_DEVICE and COURSE_BUDGET override them)
     model_device        the device a model's parameters live on
     eval_mode           a block run with a model in eval mode, its previous mode restored after
     torch_threads       a block run with a given number of torch CPU threads
@@ -22,6 +23,10 @@ from utils import validate
 # run, so rounded numbers printed by the notebooks are reproducible. Override with the
 # environment variable COURSE_CPU_THREADS.
 DEFAULT_CPU_THREADS = 1
+
+DEVICE_VARIABLE = "COURSE_DEVICE"   # forces setup_notebook's device ("cpu", "cuda", "mps")
+BUDGET_VARIABLE = "COURSE_BUDGET"   # forces scaled_budget's choice: "cpu", "accelerator" or "tiny"
+BUDGETS = ("cpu", "accelerator", "tiny")
 
 
 def pick_device(prefer=None):
@@ -94,7 +99,9 @@ def setup_notebook(seed=0, device=None, quiet=False):
     """Prepare a notebook: seed everything, fix CPU threads, set print options, pick the device.
 
     seed: the seed for python, numpy and torch.
-    device: force a device ("cpu", "cuda", "mps"); default picks cuda, then mps, then cpu.
+    device: force a device ("cpu", "cuda", "mps"); default: the environment variable
+        COURSE_DEVICE when it is set (``python -m utils.tools.gpu_proof`` sets it), else cuda,
+        then mps, then cpu.
     quiet: do not print the one-line report.
     Returns: the ``torch.device`` training cells should use.
     """
@@ -106,7 +113,7 @@ def setup_notebook(seed=0, device=None, quiet=False):
     torch.set_printoptions(precision=4, sci_mode=False, linewidth=100)
     matplotlib.rcParams.update({"figure.dpi": 90, "figure.figsize": (7, 3.5),
                                 "axes.grid": True, "grid.alpha": 0.3})
-    chosen = pick_device(device)
+    chosen = pick_device(device if device is not None else os.environ.get(DEVICE_VARIABLE) or None)
     if not quiet:
         print(f"seed {seed} · numpy {np.__version__} · torch {torch.__version__} · "
               f"device {describe_device(chosen)}")
@@ -118,15 +125,25 @@ def on_accelerator(device):
     return getattr(device, "type", str(device)) in ("cuda", "mps")
 
 
-def scaled_budget(device, cpu, accelerator):
-    """Pick a training budget for the device: ``accelerator`` on a GPU, ``cpu`` otherwise.
+def scaled_budget(device, cpu, accelerator, tiny=None):
+    """Pick a training budget: ``accelerator`` on a GPU, ``cpu`` otherwise.
 
-    cpu, accelerator: any values (a number of seconds, a dict of sizes...).
-    Returns: one of the two. Training cells use it so that a laptop CPU finishes in minutes
+    cpu, accelerator, tiny: any values (a number of steps, a dict of sizes...); tiny (default:
+        cpu) is a run of a few optimizer steps that only proves the cell runs.
+    The environment variable COURSE_BUDGET ("cpu", "accelerator" or "tiny") overrides the
+    device's choice: the GPU proof trains the CPU budget on a GPU to measure the speed-up, and
+    the classroom test runs every lecture with the tiny one. This is the only place that rule lives.
+    Returns: one of the three. Training cells use it so that a laptop CPU finishes in minutes
     and a GPU trains the same code bigger and longer, with no edits.
     """
     as_device("scaled_budget", device, must_exist=False)
-    return accelerator if on_accelerator(device) else cpu
+    forced = os.environ.get(BUDGET_VARIABLE) or None
+    if forced not in (None,) + BUDGETS:
+        raise ValueError(f"scaled_budget: {BUDGET_VARIABLE} must be one of {', '.join(BUDGETS)}, "
+                         f"got {forced!r}")
+    choice = forced or ("accelerator" if on_accelerator(device) else "cpu")
+    return {"cpu": cpu, "accelerator": accelerator,
+            "tiny": cpu if tiny is None else tiny}[choice]
 
 
 def model_device(model):

@@ -45,7 +45,7 @@ def _lstm_cell_trace(model, vocab, text, layer):
         for k in range(layer + 1):
             W = {k: torch.from_numpy(v) for k, v in weights_from_module(model.rnn, layer=k)[1].items()}
             ax = inp @ W["Wx"] + W["b"]  # (T, 4H): the input part of every step at once
-            h, c = torch.zeros(1, H, dtype=torch.float64), torch.zeros(1, H, dtype=torch.float64)
+            h, c = torch.zeros(1, H, dtype=torch.float64), torch.zeros(1, H, dtype=torch.float64)  # device: float64 on the CPU, as W
             hs, cs = [], []
             for t in range(len(ids)):  # a batch of one sequence
                 h, c = lstm_recurrence(ax[t:t + 1], h, c, W["Wh"], H)

@@ -41,7 +41,8 @@ def connectivity(model, ids, length=100, windows=64, seed=0):
     was_training = model.training
     model.eval()
     try:
-        with torch_threads(1), torch.enable_grad():
+        # cuDNN cannot run an RNN's backward in eval mode; the plain kernels can (GPU only)
+        with torch_threads(1), torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
             emb = model.embed(x).detach().requires_grad_(True)  # (W, length, E)
             out, _ = model.rnn(emb)  # (W, length, H)
             log_p = torch.log_softmax(model.head(out[:, -1]), dim=-1)  # (W, V)

@@ -82,7 +82,7 @@ def _log_gradient_norms(cell, weights, x, seed):
     validate.positive_int(fname, "the sequence length T", T, MAX_LENGTH)
     n_state = 2 if cell == "lstm" else 1
     with torch.no_grad():  # forward pass once, keeping every state
-        states = [tuple(torch.zeros(B, H, dtype=torch.float64) for _ in range(n_state))]
+        states = [tuple(torch.zeros(B, H, dtype=torch.float64) for _ in range(n_state))]  # device: numpy in, CPU
         c_to_h = [None]  # LSTM: dh_t/dc_t = o_t * (1 - tanh(c_t)^2), elementwise
         forget = [None]  # LSTM: f_t, the factor of the cell-state path from c_(t-1) to c_t
         for t in range(T):
@@ -96,7 +96,7 @@ def _log_gradient_norms(cell, weights, x, seed):
                 forget.append(f)
     rng = np.random.default_rng(validate.seed("log_gradient_norms", seed))
     v = torch.as_tensor(rng.normal(size=(B, H)), dtype=torch.float64)
-    grad = [v / v.norm(dim=1, keepdim=True)] + [torch.zeros(B, H, dtype=torch.float64)] * (n_state - 1)
+    grad = [v / v.norm(dim=1, keepdim=True)] + [torch.zeros(B, H, dtype=torch.float64)] * (n_state - 1)  # device: CPU
     log_scale = np.zeros(B)  # log10 of the factor divided out of grad so far, per sequence
     out_h, out_c = np.zeros(T), np.zeros(T) if cell == "lstm" else None
     out_direct = _cell_path_log_norms(grad[0] * c_to_h[T], forget) if cell == "lstm" else None
@@ -113,7 +113,7 @@ def _log_gradient_norms(cell, weights, x, seed):
         prev = tuple(s.clone().requires_grad_(True) for s in states[t])
         new = cell_step(cell, W, x[:, t], prev)
         grad = list(torch.autograd.grad(new, prev, grad_outputs=grad, allow_unused=True))
-        grad = [torch.zeros(B, H, dtype=torch.float64) if g is None else g for g in grad]
+        grad = [torch.zeros(B, H, dtype=torch.float64) if g is None else g for g in grad]  # device: CPU
         total = torch.sqrt(sum((g ** 2).sum(dim=1) for g in grad)).numpy()  # (B,)
         total = np.where(total > 0, total, 1.0)
         grad = [g / torch.as_tensor(total)[:, None] for g in grad]

@@ -17,7 +17,7 @@ import numpy as np
 from utils.checks.core import (CheckFailed, as_numpy, call_student, close_enough, exercise_check, expect_array,
                                expect_tuple, expect_unchanged, passed)
 from utils.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
-from utils.layers import lstm_forward, rnn_forward, temporal_affine_forward, temporal_softmax_loss
+from utils.layers import lstm_forward, rnn_forward, softmax, temporal_affine_forward, temporal_softmax_loss
 from utils.layers.embedding import word_embedding_backward, word_embedding_forward
 from utils.models.captioner import captioning_loss, init_captioner_params
 from utils.models.decoding import beam_hypotheses
@@ -375,9 +375,7 @@ def _rnn_model(seed, V=6, H=5):
 
     def step(prev_tokens, state):
         h = np.tanh(E[np.asarray(prev_tokens, dtype=np.int64)] + np.asarray(state) @ Wh)  # (K, H)
-        s = h @ Wo + bo
-        s = s - s.max(axis=1, keepdims=True)
-        return s - np.log(np.exp(s).sum(axis=1, keepdims=True)), h
+        return _log(softmax(h @ Wo + bo)), h   # log-probabilities; START's is -inf
     return step, rng.normal(size=(1, H))
 
 

@@ -6,18 +6,23 @@ from utils.validate import expect_shape
 
 
 def score_array(fname, scores):
-    """scores (..., V) as a float64 array, or ValueError naming ``fname``: numbers, finite, V >= 1."""
-    scores = validate.float_array(fname, "scores", scores)
+    """scores (..., V) as a float64 array, or ValueError naming ``fname``: V >= 1, numbers that
+    are finite or -inf (a masked choice, probability 0), at least one finite score per row."""
+    scores = validate.float_array(fname, "scores", scores, finite=False)
     if scores.ndim == 0 or scores.shape[-1] == 0:
         raise ValueError(f"{fname}: scores must have a last axis of at least one score, "
                          f"got shape {scores.shape}")
+    if np.isnan(scores).any() or (scores == np.inf).any() or not np.isfinite(scores.max(axis=-1)).all():
+        raise ValueError(f"{fname}: scores must be finite numbers or -inf (masked), with a finite "
+                         "score in every row; got NaN, +inf or a row masked entirely")
     return scores
 
 
 def softmax(scores):
     """Softmax over the last axis, computed stably (the row maximum is subtracted first).
 
-    scores: (..., V) unnormalised scores, V >= 1. Returns: probabilities of the same shape.
+    scores: (..., V) unnormalised scores, V >= 1; -inf masks a choice (probability 0).
+    Returns: probabilities of the same shape.
     """
     scores = score_array("softmax", scores)
     shifted = scores - scores.max(axis=-1, keepdims=True)

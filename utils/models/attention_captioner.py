@@ -152,7 +152,7 @@ def location_coordinates(num_locations, dtype=torch.float32):
     if G * G != num_locations:
         raise ValueError(f"location_coordinates: num_locations must be a square number (a G x G "
                          f"grid), got {num_locations}")
-    centre = (torch.arange(G, dtype=dtype) + 0.5) / G * 2 - 1   # (G,)
+    centre = (torch.arange(G, dtype=dtype) + 0.5) / G * 2 - 1   # (G,)  # device: a buffer of the models
     y, x = torch.meshgrid(centre, centre, indexing="ij")          # (G, G) each
     return torch.stack([x.reshape(-1), y.reshape(-1)], dim=1)    # (L, 2)
 

@@ -83,11 +83,11 @@ SCENE_HEAD_SIZE = 4 * len(shapes.COLOURS) + len(shapes.SHAPES) + len(shapes.SIZE
 
 def _factor_tables():
     """label -> factor index tables (NUM_GRID_CLASSES,) and factors -> label table (7, 4, 3)."""
-    to_factors = torch.zeros(len(FACTORS), shapes.NUM_GRID_CLASSES, dtype=torch.long)
-    to_label = torch.zeros(FACTOR_SIZES, dtype=torch.long)
+    to_factors = torch.zeros(len(FACTORS), shapes.NUM_GRID_CLASSES, dtype=torch.long)  # device: constants,
+    to_label = torch.zeros(FACTOR_SIZES, dtype=torch.long)  # device: moved where they are used
     for i, key in enumerate(shapes.GRID_CLASSES):                  # key = (colour, shape, size)
         index = [1 + values.index(k) for (_, values), k in zip(FACTORS, key)]
-        to_factors[:, 1 + i] = torch.tensor(index)
+        to_factors[:, 1 + i] = torch.tensor(index)  # device: a constant table
         to_label[tuple(index)] = 1 + i
     return to_factors, to_label
 
@@ -102,7 +102,7 @@ def label_factors(labels):
     if labels.numel() and (labels.min() < 0 or labels.max() >= shapes.NUM_GRID_CLASSES):
         raise ValueError(f"label_factors: labels must lie in [0, {shapes.NUM_GRID_CLASSES}), "
                          f"got values from {labels.min().item()} to {labels.max().item()}")
-    return [table[labels] for table in _TO_FACTORS]
+    return [table[labels] for table in _TO_FACTORS.to(labels.device)]
 
 
 def split_logits(logits):

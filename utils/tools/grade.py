@@ -14,7 +14,9 @@ lectures/: ``SUBMISSIONS/<student>/<NN_name>.ipynb``. What happens:
    number of cores), each within ``--timeout`` seconds (the whole notebook; on expiry nbgrader
    and its kernel are killed). nbgrader restores every locked cell (checks, text, demos) from
    the teacher's copy before running it, and sets NBGRADER_EXECUTION, under which a check on an
-   unsolved exercise fails.
+   unsolved exercise fails. Only the cells a check needs run: the cells tagged selfcheck-skip
+   (training runs, figures), which the self-check leaves out too, are left out of both the
+   teacher's copy and the submission (``--whole`` runs every cell: slower, the same verdicts).
 3. The results are merged into ``<out>/nbgrader`` (gradebook.db, submitted/, autograded/), where
    nbgrader's formgrader shows them and where written answers are graded by hand, and written
    out as ``<out>/gradebook.csv`` and ``<out>/summary.md``.
@@ -47,7 +49,8 @@ import psutil
 
 from utils.tools.build import solution_text
 from utils.tools.nbgrader_meta import NBGRADER_KEY, cell_role
-from utils.tools.notebooks import COURSE_KEY, SOLUTIONS_DIR, check_name, solution_notebooks
+from utils.tools.notebooks import (COURSE_KEY, SOLUTIONS_DIR, check_name, solution_notebooks,
+                                   without_skipped_cells)
 
 GRADED, UNREADABLE, TIMED_OUT, FOREIGN = ("graded", "unreadable", "timed out",
                                           "not a notebook of this course")
@@ -78,15 +81,24 @@ class Row:
 class Course:
     """The notebooks of the course, from solutions/: checks and nbgrader cells of each."""
 
-    def __init__(self, solutions_dir=SOLUTIONS_DIR):
+    def __init__(self, solutions_dir=SOLUTIONS_DIR, whole=False):
         self.solutions = {p.stem: p for p in solution_notebooks(solutions_dir)}
+        self.whole = whole
         self._sources = {}
 
     def source(self, name):
-        """The solution notebook with its nbgrader metadata (as the build writes it)."""
+        """The solution notebook with its nbgrader metadata (as the build writes it), without
+        the cells no check needs (unless whole)."""
         if name not in self._sources:
-            self._sources[name] = nbformat.reads(solution_text(self.solutions[name]), as_version=4)
+            nb = nbformat.reads(solution_text(self.solutions[name]), as_version=4)
+            self._sources[name] = nb if self.whole else without_skipped_cells(nb)
         return self._sources[name]
+
+    def graded_copy(self, path, target):
+        """Write the submission at ``path`` to ``target`` as it is graded: without the cells
+        the source leaves out."""
+        nb = nbformat.read(path, as_version=4)
+        nbformat.write(nb if self.whole else without_skipped_cells(nb), target)
 
     def checks(self, name):
         """{check name: points} of a notebook, in order."""
@@ -197,7 +209,7 @@ def make_course_dir(course, root, names, timeout):
     return root
 
 
-def _job_dir(root, jobs_dir, row, timeout):
+def _job_dir(course, root, jobs_dir, row, timeout):
     """A copy of the course directory holding only this submission."""
     job = jobs_dir / f"{row.student}--{row.notebook}"
     job.mkdir(parents=True)
@@ -208,13 +220,13 @@ def _job_dir(root, jobs_dir, row, timeout):
                                                           timeout=int(timeout)))
     target = job / "submitted" / row.student / row.notebook / f"{row.notebook}.ipynb"
     target.parent.mkdir(parents=True)
-    shutil.copy2(row.path, target)
+    course.graded_copy(row.path, target)
     return job
 
 
 def autograde(course, root, jobs_dir, row, timeout):
     """Autograde one submission in a directory of its own; fill in ``row``. Returns the job dir."""
-    job = _job_dir(root, jobs_dir, row, timeout)
+    job = _job_dir(course, root, jobs_dir, row, timeout)
     code, log = _nbgrader(["autograde", row.notebook, "--student", row.student, "--force"],
                           cwd=job, timeout=timeout)
     if code is None:
@@ -324,13 +336,16 @@ def write_summary(course, rows, path, top=3):
 
 
 def grade_class(submissions, out="grades", jobs=None, timeout=DEFAULT_TIMEOUT,
-                solutions_dir=SOLUTIONS_DIR, log=sys.stdout):
+                solutions_dir=SOLUTIONS_DIR, log=sys.stdout, whole=False):
     """Grade every submission; write gradebook.csv, summary.md and the course directory.
+
+    whole: run every cell, training included, instead of only the cells the checks need
+    (the cells the self-check also leaves out, tagged selfcheck-skip): slower, same verdicts.
 
     Returns: the list of Rows.
     """
     start = time.monotonic()
-    course, out = Course(solutions_dir), Path(out)
+    course, out = Course(solutions_dir, whole), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = collect(submissions)
     todo = []
@@ -378,11 +393,13 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=0, help="notebooks graded at once (0: the cores)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds allowed per notebook ({DEFAULT_TIMEOUT})")
+    parser.add_argument("--whole", action="store_true",
+                        help="run every cell, training included (slower; the same verdicts)")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         print(f"grade: {args.submissions} is not a folder of <student>/<NN_name>.ipynb", file=sys.stderr)
         return 2
-    grade_class(args.submissions, args.out, args.jobs, args.timeout)
+    grade_class(args.submissions, args.out, args.jobs, args.timeout, whole=args.whole)
     return 0
 
 

@@ -23,11 +23,20 @@ ANSWER_PLACEHOLDER = "YOUR ANSWER HERE"
 # The build adds "reference_outputs" to it in the lecture, and to the notebook metadata:
 #   {"course": {"lecture": true, "built_from": "solutions/NN_x.ipynb", "checks": [...]}}
 COURSE_KEY = "course"
+SKIP_TAG = "selfcheck-skip"  # cell tag: no check needs this cell (a training run, a figure)
 
 
 def check_name(cell):
     """The exercise name of a check cell, or None for any other cell."""
     return cell.get("metadata", {}).get(COURSE_KEY, {}).get("check")
+
+
+def without_skipped_cells(nb):
+    """A copy of a notebook without the cells tagged SKIP_TAG: what the self-check and the
+    grader run, since no check needs those cells."""
+    nb = nbformat.from_dict(nb)  # a deep copy
+    nb.cells = [cell for cell in nb.cells if SKIP_TAG not in cell.get("metadata", {}).get("tags", [])]
+    return nb
 
 
 def solution_notebooks(directory=SOLUTIONS_DIR):

@@ -28,11 +28,10 @@ import nbformat
 import pytest
 
 from utils.checks.core import SELFCHECK_VARIABLE
-from utils.tools.notebooks import COURSE_KEY, SANITIZE_FILE, check_name
+from utils.tools.notebooks import COURSE_KEY, SANITIZE_FILE, SKIP_TAG, check_name, without_skipped_cells
 from utils.tools import nbval_settings
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-SKIP_TAG = "selfcheck-skip"  # cell tag: no check needs this cell, the self-check leaves it out
 
 
 class NotALecture(Exception):
@@ -67,8 +66,7 @@ def load_lecture(path):
 
 def prepare_copy(nb):
     """The notebook nbval runs: reference outputs in check cells, other cells unchecked."""
-    nb = nbformat.from_dict(nb)  # a deep copy
-    nb.cells = [cell for cell in nb.cells if SKIP_TAG not in cell.get("metadata", {}).get("tags", [])]
+    nb = without_skipped_cells(nb)  # a copy
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

@@ -267,5 +267,6 @@ def default_budget(device, live=False):
                    hard_steps=1500, hard_lr=1e-3)
         accelerator = dict(model, train_scenes=12000, hidden_dim=256, steps=8000, batch_size=128,
                            lr=2e-3, hard_steps=3000, hard_lr=5e-4)
+    tiny = dict(cpu, train_scenes=200, steps=2, hard_steps=2)
     device = as_device("default_budget", device, must_exist=False)
-    return scaled_budget(device, cpu=cpu, accelerator=accelerator)
+    return scaled_budget(device, cpu=cpu, accelerator=accelerator, tiny=tiny)

@@ -91,4 +91,7 @@ def default_budget(device):
                  schedule="cosine"),
         accelerator=dict(train_scenes=24000, captions_per_scene=5, wordvec_dim=64, hidden_dim=256,
                          cell="lstm", conditioning="every_step", steps=8000, batch_size=128,
-                         lr=2e-3, schedule="cosine"))
+                         lr=2e-3, schedule="cosine"),
+        tiny=dict(train_scenes=200, captions_per_scene=5, wordvec_dim=32, hidden_dim=128,
+                  cell="lstm", conditioning="every_step", steps=2, batch_size=64, lr=3e-3,
+                  schedule="cosine"))

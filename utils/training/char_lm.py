@@ -167,4 +167,6 @@ def default_budget(device):
         cpu=dict(hidden_size=256, num_layers=1, cell="lstm", embed_size=64, batch_size=64,
                  seq_len=64, lr=3e-3, time_budget_s=None, max_steps=1400, lr_decay_frac=0.3),
         accelerator=dict(hidden_size=1024, num_layers=2, cell="lstm", embed_size=64, batch_size=128,
-                         seq_len=128, lr=2e-3, time_budget_s=600, max_steps=None, lr_decay_frac=0.3))
+                         seq_len=128, lr=2e-3, time_budget_s=60, max_steps=None, lr_decay_frac=0.3),
+        tiny=dict(hidden_size=256, num_layers=1, cell="lstm", embed_size=64, batch_size=64,
+                  seq_len=64, lr=3e-3, time_budget_s=None, max_steps=2, lr_decay_frac=0.3))

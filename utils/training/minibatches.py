@@ -61,7 +61,7 @@ def caption_rows(fname, features, captions, image_index, vocab_size, features_na
         if len(features) != M:
             raise ValueError(f"{fname}: {features_name} must have one row per caption ({M}), got "
                              f"{len(features)} rows; pass image_index to share rows")
-        return torch.arange(M)
+        return torch.arange(M)  # device: rows of the CPU arrays; each batch moves to the device
     image_index = torch.from_numpy(validate.int_array(fname, "image_index", image_index,
                                                       ndim=1, low=0, high=len(features)))
     if len(image_index) != M:
@@ -113,7 +113,7 @@ def train_on_captions(model, batch_loss, count, *, steps, batch_size, lr, device
     model.train()
     order = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    permutation, position = torch.randperm(count, generator=order), 0
+    permutation, position = torch.randperm(count, generator=order), 0  # device: CPU rows, as order
     history = {"step": []}
     main = shown[0]
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False, mininterval=0.5)
@@ -123,7 +123,7 @@ def train_on_captions(model, batch_loss, count, *, steps, batch_size, lr, device
             for group in optimiser.param_groups:
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
         if position + batch_size > count:
-            permutation, position = torch.randperm(count, generator=order), 0
+            permutation, position = torch.randperm(count, generator=order), 0  # device: CPU rows, as order
         rows = permutation[position:position + batch_size]
         position += batch_size
         loss, record = batch_loss(rows, step)

@@ -125,5 +125,6 @@ def default_budget(device, live=False):
                           "product": 3000, "san1": 4000, "san2": 7000, "visual7w": 3000})
         accelerator = dict(cpu, batch_size=128,
                            steps={k: 2 * v for k, v in cpu["steps"].items()})
+    tiny = dict(cpu, train_questions=600, test_questions=300, steps={k: 2 for k in cpu["steps"]})
     device = as_device("default_budget", device, must_exist=False)
-    return scaled_budget(device, cpu=cpu, accelerator=accelerator)
+    return scaled_budget(device, cpu=cpu, accelerator=accelerator, tiny=tiny)
