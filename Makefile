@@ -52,8 +52,9 @@ $(BROWSER_STAMP): $(STAMP) requirements-browser.txt
 
 setup: $(STAMP)
 
+LAB_ARGS ?=
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=lectures --port=$(PORT)
+	$(BIN)/python -m utils.tools.lab --port=$(PORT) $(LAB_ARGS)
 
 test: $(STAMP) $(TEACHER_STAMP)
 	$(PYTEST) -m "not slow" tests solutions $(NBVAL)

@@ -5,3 +5,5 @@ Imports point down only: checks, viz -> analysis -> training -> models -> data -
 ``course``, ``validate`` and ``gradcheck`` at the bottom; ``tools`` (build, self-check, execute,
 pretraining commands) sits on top and may import anything.
 """
+
+__version__ = "1.1.0"  # the course version: the only place it is written (pyproject.toml reads it)

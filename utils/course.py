@@ -16,8 +16,10 @@ import random
 import matplotlib
 import numpy as np
 import torch
+from cycler import cycler
 
-from utils import validate
+import utils
+from utils import palette, validate
 
 # A fixed number of CPU threads keeps floating-point reductions in the same order from run to
 # run, so rounded numbers printed by the notebooks are reproducible. Override with the
@@ -112,11 +114,12 @@ def setup_notebook(seed=0, device=None, quiet=False):
     np.set_printoptions(precision=4, suppress=True, linewidth=100)
     torch.set_printoptions(precision=4, sci_mode=False, linewidth=100)
     matplotlib.rcParams.update({"figure.dpi": 90, "figure.figsize": (7, 3.5),
-                                "axes.grid": True, "grid.alpha": 0.3})
+                                "axes.grid": True, "grid.alpha": 0.3,
+                                "axes.prop_cycle": cycler(color=palette.SERIES)})
     chosen = pick_device(device if device is not None else os.environ.get(DEVICE_VARIABLE) or None)
     if not quiet:
-        print(f"seed {seed} · numpy {np.__version__} · torch {torch.__version__} · "
-              f"device {describe_device(chosen)}")
+        print(f"course {utils.__version__} · seed {seed} · numpy {np.__version__} · "
+              f"torch {torch.__version__} · device {describe_device(chosen)}")
     return chosen
 
 

@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -93,7 +94,7 @@ def run_notebook(path, device, budget, timeout=600):
             ran = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                    and c.get("metadata", {}).get("execution")]  # the failing cell is the last one started
             lines = str(failure).strip().splitlines() or [""]
-            last = (lines[0] if type(failure).__name__ == "CellTimeoutError" else lines[-1])[:300]
+            last = re.sub(r"\x1b\[[0-9;]*m", "", lines[0] if type(failure).__name__ == "CellTimeoutError" else lines[-1])[:300]
             error = f"cell {ran[-1] if ran else '?'}: {type(failure).__name__}: {last}"
         seconds = time.perf_counter() - start
         recorded = Path(folder) / f"{path.stem}.json"
@@ -149,6 +150,11 @@ def selfcheck_solved(paths, device, jobs=1):
     return rows
 
 
+def _plain(text):
+    """Text without the terminal colour codes of a traceback."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text or "")
+
+
 def _figures(values):
     return "; ".join(f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
                      for k, v in values.items()) or "-"
@@ -167,7 +173,7 @@ def markdown(report, reference):
         base = ref.get(row["notebook"])
         ratio = f"{base['seconds'] / row['seconds']:.1f}x" if base and row["seconds"] else "-"
         lines.append(f"| {row['notebook']} | {base['seconds'] if base else '-'} s | {row['seconds']} s | {ratio} | "
-                     f"{row['error'] or 'ran'} |")
+                     f"{_plain(row['error']) or 'ran'} |")
     lines += ["", "Cells of at least a second (CPU budget):", "",
               "| notebook | cell | first line | CPU | device | speed-up |", "| --- | --- | --- | --- | --- | --- |"]
     for row in (r for r in report["runs"] if r["budget"] == "cpu"):
@@ -185,10 +191,44 @@ def markdown(report, reference):
     for row in report["runs"]:
         if row["values"] or row["error"]:
             lines.append(f"| {row['notebook']} | {row['budget']} | {row['seconds']} | "
-                         f"{row['error'] or _figures(row['values'])} |")
+                         f"{_plain(row['error']) or _figures(row['values'])} |")
     lines += ["", "Self-check of each lecture with its solutions pasted in, on the same device:", ""]
     lines += [f"- {r['notebook']}: {r['summary']}" for r in report["selfchecks"]]
     return "\n".join(lines) + "\n"
+
+
+def runs_from_log(text):
+    """The per-notebook lines of a proof's log ("  02_char_rnn  cpu  27.3 s  ok") as runs without
+    cell times: for a run cut short before it wrote its JSON."""
+    runs = []
+    for line in text.splitlines():
+        parts = line.split(None, 4)
+        if len(parts) == 5 and parts[0][:2].isdigit() and parts[1] in ("cpu", "accelerator") and parts[3] == "s":
+            runs.append({"notebook": parts[0], "budget": parts[1], "seconds": float(parts[2]), "cells": [],
+                         "values": {}, "reported_device": None, "error": None if parts[4] == "ok" else parts[4]})
+    return runs
+
+
+def merge(paths, out):
+    """One report from several runs on the same device (JSON reports, or logs of runs cut short):
+    for each notebook and budget the run listed last wins. Writes out/report.{json,md}."""
+    merged, rows = None, {}
+    for path in map(Path, paths):
+        if path.suffix == ".json":
+            report = json.loads(path.read_text())
+            merged = merged or dict(report, command=f"{report['command']} (merged: {', '.join(map(str, paths))})")
+            runs = report["runs"]
+        else:
+            runs = runs_from_log(path.read_text())
+        rows.update({(r["notebook"], r["budget"]): r for r in runs})
+    if merged is None:
+        raise ValueError("gpu_proof --merge: give at least one JSON report")
+    merged["runs"] = [rows[key] for key in sorted(rows)]
+    reference = json.loads(CPU_REFERENCE.read_text()) if CPU_REFERENCE.is_file() else None
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "report.json").write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
+    (Path(out) / "report.md").write_text(markdown(merged, reference), encoding="utf-8")
+    return merged
 
 
 def main(argv=None):
@@ -205,7 +245,13 @@ def main(argv=None):
     parser.add_argument("--cpu-jobs", type=int, default=1,
                         help="notebooks at once in the CPU-budget pass (1: clean timings)")
     parser.add_argument("--cell-timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="REPORT",
+                        help="only merge earlier runs' report.json files (or logs) into --out")
     args = parser.parse_args(argv)
+    if args.merge:
+        print(markdown(merge(args.merge, args.out), json.loads(CPU_REFERENCE.read_text())
+                       if CPU_REFERENCE.is_file() else None))
+        return 0
     device = args.device or accelerator()
     if device is None:
         print("gpu_proof: no GPU here (torch sees neither cuda nor mps); run it on a GPU machine, "

@@ -18,6 +18,7 @@ from utils.data.shapes import Scene
 from utils.data import shapes_language as language
 from utils.models import encoder as image_encoder
 from utils.models.attention_captioner import caption_with_attention, check_attention_model
+from utils.palette import SEQUENTIAL_MAP
 from utils.viz.shapes import draw_scene
 from utils.viz.widgets import interactive_figure
 
@@ -150,7 +151,7 @@ def attention_widget(model, scenes, vocab=None, grid=None, scene=0, max_length=2
         else:
             t = min(word, len(words) - 1)
             _word_panel(left, scenes[scene], words[t], alphas[t], probs[t])
-            right.imshow(alphas[t].reshape(G, G), cmap="viridis", interpolation="nearest")
+            right.imshow(alphas[t].reshape(G, G), cmap=SEQUENTIAL_MAP, interpolation="nearest")
             right.set_title(f"alpha over the {G} x {G} grid (max {alphas[t].max():.2f})", fontsize=9)
             right.set_xticks([])
             right.set_yticks([])

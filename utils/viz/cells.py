@@ -8,6 +8,7 @@ from IPython.display import HTML, display
 
 from utils import validate
 from utils.analysis.cell_trace import check_text
+from utils.palette import DIVERGING_MAP
 from utils.viz.widgets import interactive_figure
 
 def _scaled(values):
@@ -49,7 +50,7 @@ def draw_cell_text(text, values, title="", max_chars=700, width=90):
             grid[r, c] = v
             shown = "↵" if ch == "\n" else ch
             ax.text(c, r, shown, ha="center", va="center", fontsize=7, family="monospace")
-    ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    ax.imshow(grid, cmap=DIVERGING_MAP, vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
     ax.set_xticks([]); ax.set_yticks([])
     ax.grid(False)
     ax.set_title(title, fontsize=9)

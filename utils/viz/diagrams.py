@@ -9,20 +9,21 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from utils import validate
+from utils.palette import BLACK, BLUE, COUNTS_MAP, DIAGRAM_FILLS, GREY, LIGHT_GREY, MID_GREY, REDDISH_PURPLE, VERMILLION, WHITE
 from utils.training.tbptt import tbptt_gradient_mask
 from utils.viz.widgets import interactive_figure
 
-COLORS = {"input": "#f4a6a6", "hidden": "#a8d5a2", "decoder": "#9cc3e6", "output": "#f7d58b"}
+COLORS = DIAGRAM_FILLS
 
 
 def _box(ax, x, y, color, label=""):
     ax.add_patch(FancyBboxPatch((x - 0.3, y - 0.22), 0.6, 0.44, boxstyle="round,pad=0.02",
-                                facecolor=color, edgecolor="black", linewidth=0.8))
+                                facecolor=color, edgecolor=BLACK, linewidth=0.8))
     if label:
         ax.text(x, y, label, ha="center", va="center", fontsize=8)
 
 
-def _arrow(ax, start, end, color="black"):
+def _arrow(ax, start, end, color=BLACK):
     ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=8,
                                  color=color, linewidth=0.9, shrinkA=0, shrinkB=0))
 
@@ -85,12 +86,12 @@ def draw_bptt_graph(steps=4):
                   "forward (black): h_t = tanh(W_hh h_{t-1} + W_xh x_t + b)\n"
                   "backward (red): dL/dh_t collects its own loss and the flow from h_{t+1}")
     for t in range(steps):
-        _box(ax, t, 3, "#dddddd", f"L{t + 1}")
+        _box(ax, t, 3, LIGHT_GREY, f"L{t + 1}")
         _arrow(ax, (t, 2.22), (t, 2.78))
-        _arrow(ax, (t + 0.12, 2.78), (t + 0.12, 1.22), color="crimson")  # from the loss down
+        _arrow(ax, (t + 0.12, 2.78), (t + 0.12, 1.22), color=VERMILLION)  # from the loss down
         if t > 0:
-            _arrow(ax, (t - 0.3, 0.9), (t - 0.7, 0.9), color="crimson")  # from h_t back to h_{t-1}
-        ax.text(t + 0.08, 0.5, "W", fontsize=7, ha="left", color="dimgray")
+            _arrow(ax, (t - 0.3, 0.9), (t - 0.7, 0.9), color=VERMILLION)  # from h_t back to h_{t-1}
+        ax.text(t + 0.08, 0.5, "W", fontsize=7, ha="left", color=GREY)
     ax.set_ylim(-0.5, 3.5)
     ax.title.set_fontsize(8)
     return fig
@@ -98,13 +99,13 @@ def draw_bptt_graph(steps=4):
 
 def _wide_box(ax, x, y, color, label, width=1.1):
     ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.22), width, 0.44, boxstyle="round,pad=0.02",
-                                facecolor=color, edgecolor="black", linewidth=0.8))
+                                facecolor=color, edgecolor=BLACK, linewidth=0.8))
     ax.text(x, y, label, ha="center", va="center", fontsize=8)
 
 
 def _label(ax, x, y, text):
-    ax.text(x, y, text, fontsize=7, ha="center", va="center", color="dimgray",
-            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3})
+    ax.text(x, y, text, fontsize=7, ha="center", va="center", color=GREY,
+            bbox={"facecolor": WHITE, "edgecolor": "none", "pad": 0.3})
 
 
 def draw_char_lm_graph(word="hello"):
@@ -128,7 +129,7 @@ def draw_char_lm_graph(word="hello"):
             _wide_box(ax, x, 1, COLORS["hidden"], f"h{t + 1}")
             _wide_box(ax, x, 2, COLORS["output"], f"scores y{t + 1}")
             top = f"sample {t + 1}: {word[t + 1]}" if generating else f"L{t + 1}: target {word[t + 1]}"
-            _wide_box(ax, x, 3, "#dddddd", top)
+            _wide_box(ax, x, 3, LIGHT_GREY, top)
             for y0 in (0, 1, 2):
                 _arrow(ax, (x, y0 + 0.22), (x, y0 + 0.78))
             _label(ax, x, 0.5, "W_xh")
@@ -139,13 +140,13 @@ def draw_char_lm_graph(word="hello"):
                 _label(ax, x - dx / 2, 1.0, "W_hh")
             if generating and t + 1 < steps:  # the sample becomes the next input
                 ax.add_patch(FancyArrowPatch((x + 0.55, 3), (x + dx - 0.55, 0), arrowstyle="-|>",
-                                             mutation_scale=8, color="tab:purple", linewidth=0.9,
+                                             mutation_scale=8, color=REDDISH_PURPLE, linewidth=0.9,
                                              linestyle="--", connectionstyle="arc3,rad=-0.25"))
         if generating:
             ax.set_title("generation: only the first character is given; each sample (purple) "
                          "is fed back as the next input", fontsize=9)
         else:
-            _wide_box(ax, dx * (steps - 1) + 1.9, 3, "#bbbbbb",
+            _wide_box(ax, dx * (steps - 1) + 1.9, 3, MID_GREY,
                       "L = " + " + ".join(f"L{t + 1}" for t in range(steps)), width=2.2)
             ax.set_title("training with teacher forcing: the inputs are the true characters; "
                          "the same W_xh, W_hh, W_hy at every step", fontsize=9)
@@ -157,14 +158,14 @@ def draw_char_lm_graph(word="hello"):
     return fig
 
 
-def _node(ax, x, y, text, color="white", r=0.28):
-    ax.add_patch(plt.Circle((x, y), r, facecolor=color, edgecolor="black", linewidth=0.8, zorder=3))
+def _node(ax, x, y, text, color=WHITE, r=0.28):
+    ax.add_patch(plt.Circle((x, y), r, facecolor=color, edgecolor=BLACK, linewidth=0.8, zorder=3))
     ax.text(x, y, text, ha="center", va="center", fontsize=9, zorder=4)
 
 
 def _gate(ax, x, y, text, color):
     ax.add_patch(FancyBboxPatch((x - 0.62, y - 0.25), 1.24, 0.5, boxstyle="round,pad=0.02",
-                                facecolor=color, edgecolor="black", linewidth=0.8, zorder=3))
+                                facecolor=color, edgecolor=BLACK, linewidth=0.8, zorder=3))
     ax.text(x, y, text, ha="center", va="center", fontsize=8, zorder=4)
 
 
@@ -177,7 +178,7 @@ def draw_lstm_cell():
     Returns the Figure.
     """
     fig, ax = plt.subplots(figsize=(9, 4.6))
-    blue, gate_color = "tab:blue", "#f7d58b"
+    blue, gate_color = BLUE, DIAGRAM_FILLS["output"]
     top = 5.0
     # the highway
     ax.add_patch(FancyArrowPatch((0.4, top), (9.6, top), arrowstyle="-|>", mutation_scale=14,
@@ -187,12 +188,12 @@ def draw_lstm_cell():
     _node(ax, 3.0, top, "×")
     _node(ax, 5.6, top, "+")
     ax.add_patch(FancyArrowPatch((8.6, top + 0.25), (1.4, top + 0.25), arrowstyle="-|>", mutation_scale=10,
-                                 color="crimson", linewidth=1.0, linestyle="--", zorder=1))
+                                 color=VERMILLION, linewidth=1.0, linestyle="--", zorder=1))
     ax.text(5.0, top + 0.45, "backward along c: dc_(t-1) = dc_t * f  (no weight matrix, no tanh')",
-            fontsize=8, color="crimson", ha="center")
+            fontsize=8, color=VERMILLION, ha="center")
     # the affine map and the gates
-    ax.add_patch(FancyBboxPatch((1.6, 0.75), 6.8, 0.6, boxstyle="round,pad=0.03", facecolor="#dddddd",
-                                edgecolor="black", linewidth=0.8))
+    ax.add_patch(FancyBboxPatch((1.6, 0.75), 6.8, 0.6, boxstyle="round,pad=0.03", facecolor=LIGHT_GREY,
+                                edgecolor=BLACK, linewidth=0.8))
     ax.text(5.0, 1.05, "a = [h_(t-1), x_t] W + b   (one matrix product for the four gates)",
             ha="center", va="center", fontsize=8)
     gates = {"f": (3.0, "f = σ(a_f)"), "i": (4.6, "i = σ(a_i)"), "g": (6.2, "g = tanh(a_g)"),
@@ -207,8 +208,8 @@ def draw_lstm_cell():
     _arrow(ax, (5.45, 3.78), (5.58, top - 0.28))  # i * g into the sum
     # the output
     ax.add_patch(FancyArrowPatch((8.4, top), (8.4, 4.05), arrowstyle="-|>", mutation_scale=8,
-                                 color="black", linewidth=0.9))
-    _gate(ax, 8.4, 3.8, "tanh(c_t)", "white")
+                                 color=BLACK, linewidth=0.9))
+    _gate(ax, 8.4, 3.8, "tanh(c_t)", WHITE)
     _node(ax, 8.4, 2.9, "×")
     _arrow(ax, (8.4, 3.55), (8.4, 3.18))
     _arrow(ax, (7.8, 2.55), (8.15, 2.8))
@@ -220,7 +221,7 @@ def draw_lstm_cell():
     ax.text(5.0, 0.05, "x_t", fontsize=10, ha="center")
     _arrow(ax, (5.0, 0.3), (5.0, 0.72))
     ax.text(0.3, 3.2, "the other paths from c_(t-1) to c_t\ngo through h_(t-1) = o * tanh(c_(t-1)),\n"
-            "the matrix W and the gates'\nslopes, as in a vanilla RNN", fontsize=7.5, color="dimgray", va="center")
+            "the matrix W and the gates'\nslopes, as in a vanilla RNN", fontsize=7.5, color=GREY, va="center")
     ax.set_xlim(0, 10.4)
     ax.set_ylim(-0.2, 5.9)
     ax.set_aspect("equal")
@@ -236,9 +237,9 @@ def draw_tbptt_mask(T=24, k1=6, k2=6):
     no_grad = int((~mask.any(axis=1)).sum())
     longest = int(mask.sum(axis=1).max())
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.3, origin="upper")
+    ax.imshow(mask, cmap=COUNTS_MAP, vmin=0, vmax=1.3, origin="upper")
     for u in range(k1, T, k1):
-        ax.axhline(u - 0.5, color="black", linewidth=0.6)
+        ax.axhline(u - 0.5, color=BLACK, linewidth=0.6)
     ax.set_xlabel("hidden state h_t that receives gradient (t)")
     ax.set_ylabel("loss at step s")
     ax.set_title(f"T={T}, k1={k1}, k2={k2}: gradient reaches at most {longest} steps back,\n"

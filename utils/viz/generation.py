@@ -6,6 +6,7 @@ import torch
 
 from utils import validate
 from utils.models.char_lm import next_char_probs, sample
+from utils.palette import BLUE
 from utils.viz.widgets import interactive_figure
 
 def _printable(char):
@@ -27,7 +28,7 @@ def draw_next_char_distribution(model, vocab, prefix="ROMEO:", temperature=1.0, 
     probs = next_char_probs(model, vocab, prefix, temperature)
     order = np.argsort(-probs)[:top]
     fig, ax = plt.subplots(figsize=(8, 2.6))
-    ax.bar(range(len(order)), probs[order], color="#4c72b0")
+    ax.bar(range(len(order)), probs[order], color=BLUE)
     ax.set_xticks(range(len(order)), [_printable(vocab.chars[i]) for i in order])
     ax.set_ylim(0, 1)
     ax.set_ylabel("probability")

@@ -9,10 +9,10 @@ from utils import validate
 from utils.analysis.gradient_flow import MAX_LENGTH, gradient_norms_through_time
 from utils.models.cells import FLOW_CELLS
 from utils.models.weights import singular_values
+from utils.palette import BLACK, CELL_COLORS, CELL_MARKERS, GREY, REDDISH_PURPLE, VERMILLION
 from utils.viz.widgets import interactive_figure
 
 CELL_LABELS = {"vanilla": "vanilla RNN", "lstm": "LSTM", "gru": "GRU", "residual": "residual RNN"}
-CELL_COLORS = {"vanilla": "tab:red", "lstm": "tab:blue", "gru": "tab:green", "residual": "tab:orange"}
 
 
 def _log_ticks(ax):
@@ -36,7 +36,8 @@ def plot_log_norms(ax, log10_norms, label=None, color=None, style="-"):
                          f"got {validate.shown(color)}")
     validate.non_empty_str(fname, "style", style)
     T = len(log10_norms)
-    ax.plot(np.arange(1, T + 1), log10_norms, style, label=label, color=color, linewidth=1.6)
+    ax.plot(np.arange(1, T + 1), log10_norms, style, label=label, color=color, linewidth=1.6,
+            markersize=4, markevery=max(1, T // 8))  # a marker in the style: a few, not one per step
     _log_ticks(ax)
     ax.set_xlabel("step t (the loss reads h_T)")
     ax.set_ylabel("||dL/dh_t||  (log scale)")
@@ -65,14 +66,15 @@ def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", 
     fig, (ax, ax_sv) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2.2, 1]})
     for res in results:
         c = res["cell"]
-        plot_log_norms(ax, res["log10_h"], label=f"{CELL_LABELS[c]}: ||dL/dh_t||", color=CELL_COLORS[c])
+        plot_log_norms(ax, res["log10_h"], label=f"{CELL_LABELS[c]}: ||dL/dh_t||", color=CELL_COLORS[c],
+                       style=f"-{CELL_MARKERS[c]}")
         if res["log10_c"] is not None:
             plot_log_norms(ax, res["log10_c"], label="LSTM: ||dL/dc_t||", color=CELL_COLORS[c], style=":")
     W = results[0]["W"]
     sv = singular_values(W)
     if "vanilla" in cells:
         steps_back = length - np.arange(1, length + 1)
-        ax.plot(np.arange(1, length + 1), steps_back * np.log10(sv[0]), "--", color="gray",
+        ax.plot(np.arange(1, length + 1), steps_back * np.log10(sv[0]), "--", color=GREY,
                 linewidth=1, label="bound sigma_max^(T-t)")
     lo = min(min(r["log10_h"].min() for r in results), -1.0)
     hi = max(max(r["log10_h"].max() for r in results), 1.0)
@@ -82,9 +84,9 @@ def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", 
     gates = "" if cell == "vanilla" else f", forget bias {forget_bias:g}" if cell == "lstm" else ""
     ax.set_title(f"{'all cells' if cell == 'all' else CELL_LABELS[cell]}: radius {radius:g}, "
                  f"input scale {input_scale:g}, T = {length}{gates}", fontsize=9)
-    ax_sv.plot(np.arange(1, len(sv) + 1), sv, "o", markersize=3, color="black")
-    ax_sv.axhline(1.0, color="crimson", linewidth=1, label="1 = 1/gamma (tanh)")
-    ax_sv.axhline(radius, color="tab:purple", linestyle="--", linewidth=1, label=f"spectral radius {radius:g}")
+    ax_sv.plot(np.arange(1, len(sv) + 1), sv, "o", markersize=3, color=BLACK)
+    ax_sv.axhline(1.0, color=VERMILLION, linewidth=1, label="1 = 1/gamma (tanh)")
+    ax_sv.axhline(radius, color=REDDISH_PURPLE, linestyle="--", linewidth=1, label=f"spectral radius {radius:g}")
     ax_sv.set_yscale("log")
     ax_sv.set_xlabel("index")
     which = {"lstm": "W_hg (g block)", "gru": "W_hn (n block)"}.get(cell, "W_hh")

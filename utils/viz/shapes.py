@@ -6,6 +6,7 @@ from matplotlib.patches import Rectangle
 
 from utils import validate
 from utils.data.shapes import Scene
+from utils.palette import WHITE
 
 
 def _check_scenes(fname, scenes):
@@ -26,7 +27,7 @@ def draw_scene(ax, scene, boxes=False, title=None):
             x0, y0, x1, y1 = obj.box
             # one pixel outside the box, so the outline does not hide a square's edge
             ax.add_patch(Rectangle((x0 - 1.5, y0 - 1.5), x1 - x0 + 2, y1 - y0 + 2, fill=False,
-                                   edgecolor="white", linewidth=0.8, linestyle="--"))
+                                   edgecolor=WHITE, linewidth=0.8, linestyle="--"))
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)

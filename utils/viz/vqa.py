@@ -19,6 +19,7 @@ from utils import validate
 from utils.data import shapes_language as language
 from utils.data.shapes import Scene
 from utils.models.vqa import VQAModel, answer_question, is_multiple_choice
+from utils.palette import BLACK, BLUE, COUNTS_MAP, ORANGE, VERMILLION, WHITE
 from utils.viz.attention import attention_overlay
 from utils.viz.shapes import draw_scene
 
@@ -56,7 +57,7 @@ def draw_answer(scene, question, result, truth=None):
         ax.grid(False)
     bars = axes[-1]
     answers, probs = result["answers"][::-1], result["probs"][::-1]
-    colours = ["tab:green" if truth is not None and a == truth else "tab:blue" for a in answers]
+    colours = [ORANGE if truth is not None and a == truth else BLUE for a in answers]
     bars.barh(range(len(answers)), probs, color=colours)
     bars.set_yticks(range(len(answers)))
     bars.set_yticklabels(answers, fontsize=8)
@@ -68,7 +69,7 @@ def draw_answer(scene, question, result, truth=None):
     if note:
         title += "\n" + note
     fig.suptitle("\n".join(textwrap.wrap(title, 90)), fontsize=9,
-                 color="tab:red" if note else "black")
+                 color=VERMILLION if note else BLACK)
     fig.tight_layout()
     return fig
 
@@ -200,12 +201,12 @@ def draw_confusion(labels, matrix, title=""):
         raise ValueError(f"{fname}: matrix must have shape ({len(labels)}, {len(labels)}) (one row "
                          f"and column per label), got {matrix.shape}")
     fig, ax = plt.subplots(figsize=(max(3.2, 1.0 + 0.45 * len(labels)), max(2.8, 0.8 + 0.4 * len(labels))))
-    ax.imshow(matrix, cmap="Blues")
+    ax.imshow(matrix, cmap=COUNTS_MAP)
     for i in range(len(labels)):
         for j in range(len(labels)):
             if matrix[i, j]:
                 ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+                        color=WHITE if matrix[i, j] > matrix.max() / 2 else BLACK)
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(labels)))
@@ -248,7 +249,7 @@ def draw_examples(scenes, data, rows, predicted, attention, title=""):
             if data["has_target"][m]:
                 x0, y0, x1, y1 = data["target_box"][m]
                 ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
-                                           edgecolor="white", lw=1, ls="--"))
+                                           edgecolor=WHITE, lw=1, ls="--"))
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
