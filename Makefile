@@ -26,6 +26,7 @@ SUBMISSIONS ?=
 GRADES ?= grades
 TIMEOUT ?= 600
 JOBS ?= 0
+GRADE_ARGS ?=
 TEST_JOBS ?= auto
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=600
 PYTEST_ARGS ?=
@@ -84,7 +85,7 @@ check: $(STAMP)
 
 grade: $(TEACHER_STAMP)
 	@if [ -z "$(SUBMISSIONS)" ]; then echo "usage: make grade SUBMISSIONS=dir  (dir/<student>/<NN_name>.ipynb)"; exit 2; fi
-	$(BIN)/python -m utils.tools.grade "$(SUBMISSIONS)" --out "$(GRADES)" --timeout $(TIMEOUT) --jobs $(JOBS)
+	$(BIN)/python -m utils.tools.grade "$(SUBMISSIONS)" --out "$(GRADES)" --timeout $(TIMEOUT) --jobs $(JOBS) $(GRADE_ARGS)
 
 widgets: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest tests_browser -rs -v

@@ -43,6 +43,7 @@ EXAMPLES = [
        | {("accelerator", m): "any value: the budget is the caller's" for m in ("negative", "fractional", "string")}),
     ex("utils.course", "setup_notebook", lambda f: ((), {"seed": 0, "device": "cpu", "quiet": True})),
     ex("utils.course", "torch_threads", lambda f: ((1,), {})),
+    ex("utils.course", "pinned_packages", lambda f: ((str(REPO_ROOT / "requirements.txt"),), {})),
     ex("utils.course", "eval_mode", lambda f: ((f.char_lm,), {}), fixed={"model"},
        names=("eval_mode",)),
     # --- layers

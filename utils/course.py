@@ -1,6 +1,7 @@
 """The runtime of every notebook: one-call setup, the device, CPU threads, budgets, eval mode.
 
     setup_notebook      seeds, reproducible CPU threads, print options, device report (first cell)
+    seeded              a block with its own torch seed; the only global seeding is setup_notebook's
     pick_device, describe_device, on_accelerator, scaled_budget   where and how big to train
                         (COURSE_DEVICE and COURSE_BUDGET override them)
     model_device        the device a model's parameters live on
@@ -11,7 +12,10 @@
 import contextlib
 import json
 import os
+import pathlib
 import random
+import re
+from importlib import metadata
 
 import matplotlib
 import numpy as np
@@ -86,6 +90,17 @@ def seed_everything(seed=0):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """A block whose torch CPU randomness (weight initialisation, torch.randn...) starts from
+    ``seed``, with the caller's generator put back afterwards: a function that seeds its own
+    model does not change the random numbers of the cells that follow it."""
+    seed = validate.seed("seeded", seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        yield
 
 
 def describe_device(device):
@@ -189,6 +204,23 @@ def _threads(n):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def pinned_packages(requirements):
+    """{name: (pinned version, installed version or None)} for each ``name==version`` line of a
+    requirements file (none when the file is missing). A package that is not installed (as in
+    Colab, which lacks the test tools) is reported, not an error."""
+    if not isinstance(requirements, (str, os.PathLike)) or not str(requirements):
+        raise ValueError(f"pinned_packages: requirements must be a file path, got {validate.shown(requirements)}")
+    path = pathlib.Path(requirements)
+    pins = re.findall(r"^([\w\-]+)==(\S+)", path.read_text(encoding="utf-8"), re.M) if path.is_file() else []
+    found = {}
+    for name, pinned in pins:
+        try:
+            found[name] = (pinned, metadata.version(name))
+        except metadata.PackageNotFoundError:
+            found[name] = (pinned, None)
+    return found
 
 
 RESULTS_VARIABLE = "COURSE_RESULTS_DIR"   # set by utils.tools.report while it executes notebooks

@@ -7,6 +7,7 @@ differences of the reference forward pass) and with torch autograd on the same n
 import numpy as np
 import torch
 
+from utils.course import seeded
 from utils.checks.core import (CheckFailed, call_student, exercise_check, expect_array, expect_tuple,
                                expect_unchanged, passed, slip_hint)
 from utils.gradcheck import eval_numerical_gradient_array
@@ -164,8 +165,8 @@ def check_tbptt_epoch(student_fn, seed=0):
     ids[1::2] = (ids[0:-1:2] + 1) % 6  # some structure so carried state matters
     for cell, batch, k in (("vanilla", 4, 5), ("lstm", 3, 7)):
         streams = ids[: (len(ids) // batch) * batch].reshape(batch, -1)
-        torch.manual_seed(seed)
-        reference_model = CharLM(6, 8, cell=cell)
+        with seeded(seed):
+            reference_model = CharLM(6, 8, cell=cell)
         student_model = CharLM(6, 8, cell=cell)
         student_model.load_state_dict(reference_model.state_dict())
         ref_losses = tbptt_epoch(reference_model, streams, k,

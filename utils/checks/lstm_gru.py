@@ -10,6 +10,7 @@ gates are neither all 0.5 nor saturated.
 import numpy as np
 import torch
 
+from utils.course import seeded
 from utils.checks.core import (CheckFailed, call_student, exercise_check, expect_array, expect_tuple,
                                expect_unchanged, passed, slip_hint)
 from utils.gradcheck import eval_numerical_gradient_array
@@ -235,8 +236,8 @@ def check_gru_step(student_fn, seed=4):
     gen = torch.Generator().manual_seed(seed)
     worst = 0.0
     for B, D, H, T in [(3, 5, 4, 6), (2, 3, 7, 4)]:
-        torch.manual_seed(seed + D)
-        gru = torch.nn.GRU(D, H, batch_first=True).double()
+        with seeded(seed + D):
+            gru = torch.nn.GRU(D, H, batch_first=True).double()
         with torch.no_grad():  # larger weights than the default so the gates are not all ~0.5
             for p in gru.parameters():
                 p.mul_(2.5)

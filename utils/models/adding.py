@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from utils import validate
-from utils.course import eval_mode, model_device
+from utils.course import eval_mode, model_device, seeded
 from utils.models.cells import CELL_MODULES, CELLS, TORCH_LSTM_GATES
 from utils.models.weights import random_recurrent_matrix
 
@@ -53,8 +53,8 @@ def vanilla_adding_model(hidden_size, radius, seed=0):
     Returns: the AddingModel; its rnn.weight_hh_l0 (H, H) is that matrix transposed
     (torch stores W_hh for column vectors).
     """
-    torch.manual_seed(validate.seed("vanilla_adding_model", seed))
-    model = AddingModel("vanilla", hidden_size)
+    with seeded(validate.seed("vanilla_adding_model", seed)):
+        model = AddingModel("vanilla", hidden_size)
     with torch.no_grad():
         model.rnn.weight_hh_l0.copy_(torch.from_numpy(
             random_recurrent_matrix(hidden_size, radius, seed).T.copy()))

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from utils.course import seeded
 from utils import validate
 from utils.data import shapes_language as language
 from utils.data.vqa import answer_word_ids, encode_typed_question
@@ -161,8 +162,7 @@ class VQAModel(nn.Module):
         self.feature_dim = validate.positive_int(fname, "feature_dim", feature_dim)
         self.wordvec_dim = validate.positive_int(fname, "wordvec_dim", wordvec_dim)
         self.hidden_dim = validate.positive_int(fname, "hidden_dim", hidden_dim)
-        self.seed = validate.int_in_range(fname, "seed", seed, 0)
-        torch.manual_seed(self.seed)
+        self.seed = validate.int_in_range(fname, "seed", seed, 0)  # build_model seeds the weights with it
 
     def config(self):
         return {"kind": self.kind, "vocab_size": self.vocab_size, "summary_dim": self.summary_dim,
@@ -437,15 +437,16 @@ class Visual7W(VQAModel):
 def build_model(kind, vocab_size, **sizes):
     """A model of MODEL_KINDS with the given sizes (keyword arguments of its class)."""
     validate.one_of("build_model", "kind", kind, MODEL_KINDS)
-    if kind == "question_only":
-        return QuestionOnly(vocab_size, **sizes)
-    if kind == "image_only":
-        return ImageOnly(vocab_size, **sizes)
-    if kind in ("concat", "product"):
-        return FusionClassifier(vocab_size, fusion=kind, **sizes)
-    if kind in ("san1", "san2"):
-        return StackedAttention(vocab_size, hops=int(kind[-1]), **sizes)
-    return Visual7W(vocab_size, **sizes)
+    with seeded(validate.int_in_range("build_model", "seed", sizes.get("seed", 0), 0)):
+        if kind == "question_only":
+            return QuestionOnly(vocab_size, **sizes)
+        if kind == "image_only":
+            return ImageOnly(vocab_size, **sizes)
+        if kind in ("concat", "product"):
+            return FusionClassifier(vocab_size, fusion=kind, **sizes)
+        if kind in ("san1", "san2"):
+            return StackedAttention(vocab_size, hops=int(kind[-1]), **sizes)
+        return Visual7W(vocab_size, **sizes)
 
 
 def is_multiple_choice(model):

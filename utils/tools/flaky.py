@@ -2,14 +2,16 @@
 
     python -m utils.tools.flaky                       # every solution notebook, 3 runs
     python -m utils.tools.flaky --runs 3 solutions/01_rnn_basics.ipynb solutions/04_gradient_flow.ipynb
+    python -m utils.tools.flaky --jobs 2                # two notebooks at a time, as make test runs them
 
 Each run is the nbval part of ``make test`` (strict: every output compared, the course's
-sanitiser, a 600 s cell timeout), one fresh pytest process per notebook. A cell is flaky when it passed in
+sanitiser, a 600 s cell timeout), one fresh pytest process per notebook, ``--jobs`` notebooks at
+a time (default 1; ``make test`` runs one notebook per core). A cell is flaky when it passed in
 some runs and failed in others, and broken when it failed in every run. Prints one line per
 run (passed / failed counts, seconds), then the flaky and broken cells by notebook and cell
 index, and "flaky cells: K"; the exit status is 1 when any cell is flaky or broken.
-A full run of every notebook takes about as long as ``make test`` (minutes per run on a 2-core
-machine), so this is a command to run before a release, not part of the test suite.
+A full run of every notebook takes about as long as the nbval part of ``make test`` (minutes per
+run on a 2-core machine), so this is a command to run before a release, not part of the tests.
 """
 import argparse
 import re
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from utils.tools.notebooks import REPO_ROOT, SANITIZE_FILE, solution_notebooks
@@ -47,20 +50,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="solution notebooks (default: all)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks at a time in each run")
     args = parser.parse_args(argv)
     if args.runs < 2:
         parser.error("--runs must be at least 2")
     paths = args.notebooks or [str(p) for p in solution_notebooks()]
     history = defaultdict(list)
     for run in range(1, args.runs + 1):
-        passed = failed = seconds = 0
-        for path in paths:
-            outcomes, took = nbval_run(path)
-            seconds += took
+        passed = failed = 0
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            results = list(pool.map(nbval_run, paths))
+        seconds = time.perf_counter() - start
+        for path, (outcomes, _) in zip(paths, results):
             for cell, ok in outcomes.items():
                 history[Path(path).name, cell].append(ok)
                 passed, failed = passed + ok, failed + (not ok)
-        print(f"run {run}: {passed} cells passed, {failed} failed, {seconds:.0f} s", flush=True)
+        print(f"run {run}: {passed} cells passed, {failed} failed, {seconds:.0f} s wall "
+              f"({args.jobs} at a time)", flush=True)
     flaky = sorted(k for k, v in history.items() if any(v) and not all(v))
     broken = sorted(k for k, v in history.items() if not any(v))
     for label, keys in (("flaky", flaky), ("broken", broken)):

@@ -40,6 +40,7 @@ from nbclient import NotebookClient
 
 from utils.course import BUDGET_VARIABLE, DEVICE_VARIABLE, RESULTS_VARIABLE, pick_device
 from utils.tools.notebooks import REPO_ROOT, lecture_with_answers, solution_notebooks
+from utils.tools.report import update_readme
 
 OUT = REPO_ROOT / "results" / "gpu"
 CPU_REFERENCE = OUT / "cpu_reference.json"
@@ -160,6 +161,16 @@ def _figures(values):
                      for k, v in values.items()) or "-"
 
 
+README_START, README_END = "<!-- gpu:start -->", "<!-- gpu:end -->"
+
+
+def readme_block(report, reference):
+    """The README's summary: the header and the per-notebook table of markdown(), and where the rest is."""
+    text = markdown(report, reference)
+    head = text.split("\nCells of at least a second")[0]
+    return head.rstrip() + "\n\nPer cell and the headline figures: `results/gpu/report.md`.\n"
+
+
 def markdown(report, reference):
     """The report as markdown: speed-up per notebook and per slow cell, then results, then self-checks."""
     ref = {r["notebook"]: r for r in (reference or {}).get("runs", [])}
@@ -247,10 +258,14 @@ def main(argv=None):
     parser.add_argument("--cell-timeout", type=int, default=600, help="seconds per cell")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="REPORT",
                         help="only merge earlier runs' report.json files (or logs) into --out")
+    parser.add_argument("--readme", action="store_true", help="write the summary table into README.md")
     args = parser.parse_args(argv)
     if args.merge:
-        print(markdown(merge(args.merge, args.out), json.loads(CPU_REFERENCE.read_text())
-                       if CPU_REFERENCE.is_file() else None))
+        reference = json.loads(CPU_REFERENCE.read_text()) if CPU_REFERENCE.is_file() else None
+        merged = merge(args.merge, args.out)
+        if args.readme:
+            update_readme(readme_block(merged, reference), start=README_START, end=README_END)
+        print(markdown(merged, reference))
         return 0
     device = args.device or accelerator()
     if device is None:
@@ -292,6 +307,8 @@ def main(argv=None):
         CPU_REFERENCE.parent.mkdir(parents=True, exist_ok=True)
         CPU_REFERENCE.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(markdown(report, reference))
+    if args.readme and device != "cpu":
+        update_readme(readme_block(report, reference), start=README_START, end=README_END)
     runs, selfchecks = report["runs"], report["selfchecks"]
     failed = [r for r in runs if r["error"]] + [r for r in selfchecks if not r["passed"]]
     return 1 if failed else 0

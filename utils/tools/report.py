@@ -77,14 +77,15 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
-def update_readme(text, readme=README):
-    """Put text between the report markers of the README (which must hold both, once)."""
+def update_readme(text, readme=README, start=START, end=END):
+    """Put text between two markers of the README (which must hold both, once): the report's by
+    default; the suite's times and the GPU proof have their own."""
     content = readme.read_text(encoding="utf-8")
-    if content.count(START) != 1 or content.count(END) != 1:
-        raise ValueError(f"report: {readme} must contain {START} and {END} once each")
-    head, rest = content.split(START)
-    _, tail = rest.split(END)
-    readme.write_text(f"{head}{START}\n{text}{END}{tail}", encoding="utf-8")
+    if content.count(start) != 1 or content.count(end) != 1:
+        raise ValueError(f"{readme} must contain {start} and {end} once each")
+    head, rest = content.split(start)
+    _, tail = rest.split(end)
+    readme.write_text(f"{head}{start}\n{text}{end}{tail}", encoding="utf-8")
 
 
 def main(argv=None):

@@ -12,7 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from utils import validate
-from utils.course import as_device, torch_threads
+from utils.course import as_device, seeded, torch_threads
 from utils.data.adding import adding_problem
 from utils.models.adding import AddingModel, evaluate_adding, vanilla_adding_model
 from utils.models.cells import CELLS
@@ -47,8 +47,8 @@ def train_adding(cell="lstm", length=100, steps=1500, hidden_size=32, batch_size
     x_test, y_test = adding_problem(test_size, length, rng=np.random.default_rng(10_000 + length))
     context = torch_threads(threads) if threads is not None and device.type == "cpu" else contextlib.nullcontext()
     with context:
-        torch.manual_seed(seed)
-        model = AddingModel(cell, hidden_size, forget_bias=forget_bias).to(device)
+        with seeded(seed):
+            model = AddingModel(cell, hidden_size, forget_bias=forget_bias).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         rng = np.random.default_rng(seed)
         history = {"step": [], "test_mse": []}

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from utils import validate
 from utils.data.text import iter_chunks
-from utils.course import as_device, model_device
+from utils.course import as_device, model_device, seeded
 from utils.models.char_lm import CharLM, detach_state, evaluate_nats_per_char
 
 def tbptt_step(model, x, y, state, optimizer, clip_norm=None):
@@ -92,8 +92,8 @@ def compare_strategies(strategies, streams, val_ids, vocab_size, *, hidden_size,
     device = as_device(fname, device)
     results = {}
     for name, (seq_len, carry) in strategies.items():
-        torch.manual_seed(seed)
-        model = CharLM(vocab_size, hidden_size, cell="lstm").to(device)
+        with seeded(seed):
+            model = CharLM(vocab_size, hidden_size, cell="lstm").to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         n_chunks = -(-streams.shape[1] // seq_len)
         eval_at = set(np.linspace(0, n_chunks - 1, evals).round().astype(int)[1:])
