@@ -12,6 +12,9 @@ What the build does to each cell of a solution notebook:
   outputs but not this, so the self-check compares against an answer the student cannot
   overwrite by accident;
 - every other cell is copied as it is, outputs included (figures, demonstrations);
+- the Colab cell (``utils.tools.colab``: fetches the course in Colab, does nothing elsewhere)
+  is put before the first code cell, the setup cell, or brought up to date, in the solution
+  notebook and the lecture alike;
 - every cell gets nbgrader's metadata from these markers (``utils.tools.nbgrader_meta``), in
   the lecture and in the solution notebook itself (nbgrader's source copy), so that
   ``nbgrader generate_assignment`` turns solutions/ into exactly the sources of lectures/ and
@@ -31,6 +34,7 @@ import nbformat
 from utils.tools.notebooks import (ANSWER_PLACEHOLDER, BEGIN_SOLUTION, CODE_PLACEHOLDER,
                                    COURSE_KEY, END_SOLUTION, LECTURES_DIR, NOT_IMPLEMENTED,
                                    REPO_ROOT, SOLUTIONS_DIR, check_name, solution_notebooks)
+from utils.tools import colab
 from utils.tools.nbgrader_meta import with_nbgrader_metadata
 
 
@@ -141,6 +145,20 @@ def build_lecture(solution, source_name):
     return lecture
 
 
+def with_colab_cell(nb):
+    """The notebook with the Colab cell of this version before its first code cell (in place)."""
+    source = colab.cell_source()
+    marked = [c for c in nb.cells if c.get("metadata", {}).get(COURSE_KEY, {}).get(colab.MARK)]
+    if marked:
+        marked[0].source = source
+        return nb
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    cell = nbformat.v4.new_code_cell(source, metadata={COURSE_KEY: {colab.MARK: True}})
+    cell["id"] = "course-colab"  # a fixed id: the build must write the same text every time
+    nb.cells.insert(first_code, cell)
+    return nb
+
+
 def _source_name(solution_path):
     try:
         return solution_path.resolve().relative_to(REPO_ROOT).as_posix()
@@ -151,14 +169,14 @@ def _source_name(solution_path):
 def lecture_text(solution_path):
     """The JSON text of the lecture built from one solution notebook file."""
     solution_path = Path(solution_path)
-    nb = nbformat.read(solution_path, as_version=4)
+    nb = with_colab_cell(nbformat.read(solution_path, as_version=4))
     return nbformat.writes(build_lecture(nb, _source_name(solution_path))) + "\n"
 
 
 def solution_text(solution_path):
     """The JSON text of a solution notebook with its nbgrader metadata up to date."""
     solution_path = Path(solution_path)
-    nb = nbformat.read(solution_path, as_version=4)
+    nb = with_colab_cell(nbformat.read(solution_path, as_version=4))
     build_lecture(nb, _source_name(solution_path))  # validates markers and grade ids
     return nbformat.writes(with_nbgrader_metadata(nb)) + "\n"
 

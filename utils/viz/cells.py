@@ -2,6 +2,7 @@
 import html
 
 import ipywidgets as widgets
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML, display
@@ -12,14 +13,17 @@ from utils.palette import DIVERGING_MAP
 from utils.viz.widgets import interactive_figure
 
 def _scaled(values):
-    """Values mapped to [-1, 1] by their largest magnitude (0 stays white)."""
+    """Values mapped to [-1, 1] by their largest magnitude (0 stays the colour map's white)."""
     v = np.asarray(values, dtype=np.float64)
     top = np.max(np.abs(v)) if v.size else 0.0
     return v / top if top > 0 else v
 
 
+_CELL_MAP = matplotlib.colormaps[DIVERGING_MAP]
+
+
 def draw_cell_text(text, values, title="", max_chars=700, width=90):
-    """Draw text with every character's background coloured by a value (blue < 0 < red).
+    """Draw text with every character's background coloured by a value (purple < 0 < orange).
 
     text: str; values: (len(text),) numbers, e.g. one column of lstm_cell_trace's c;
     title: figure title; max_chars: only the first max_chars characters are drawn;
@@ -60,15 +64,15 @@ def draw_cell_text(text, values, title="", max_chars=700, width=90):
 
 
 def cell_html(text, values, max_chars=1500):
-    """HTML for text whose characters have backgrounds coloured by values (blue < 0 < red)."""
+    """HTML for text whose characters have backgrounds coloured by values (purple < 0 < orange),
+    the colour map of draw_cell_text."""
     text = check_text("cell_html", text)
     values = np.asarray(values, dtype=np.float64)
     if values.shape != (len(text),):
         raise ValueError(f"cell_html: values must have shape ({len(text)},), got {values.shape}")
     spans = []
     for ch, v in zip(text[:max_chars], _scaled(values[:max_chars])):
-        strength = int(round(255 * (1 - abs(v))))
-        color = f"rgb(255,{strength},{strength})" if v > 0 else f"rgb({strength},{strength},255)"
+        color = matplotlib.colors.to_hex(_CELL_MAP(0.5 + 0.5 * v))  # v in [-1, 1]
         shown = "↵<br>" if ch == "\n" else html.escape(ch)
         spans.append(f'<span style="background:{color}">{shown}</span>')
     return ('<div style="font-family:monospace; font-size:12px; line-height:1.5; white-space:pre-wrap">'
