@@ -109,6 +109,13 @@ def _reference_outputs(cell):
     return outputs
 
 
+def check_markers(nb, source_name):
+    """BuildError naming the cell (as numbered in the file) whose solution markers are unbalanced;
+    nbgrader's cells are decided by the markers."""
+    for index, cell in enumerate(nb.cells):
+        _regions(cell.source, f"{source_name}, cell {index} ({cell.cell_type})")
+
+
 def build_lecture(solution, source_name):
     """Turn a solution notebook into its lecture.
 
@@ -116,8 +123,7 @@ def build_lecture(solution, source_name):
     "solutions/01_rnn_basics.ipynb", used in messages and stored in the metadata.
     Returns: the lecture ``NotebookNode``, with nbgrader's metadata on every cell.
     """
-    for index, cell in enumerate(solution.cells):  # nbgrader's cells are decided by the markers
-        _regions(cell.source, f"{source_name}, cell {index} ({cell.cell_type})")
+    check_markers(solution, source_name)
     try:
         lecture = with_nbgrader_metadata(solution)
     except ValueError as exc:
@@ -169,15 +175,18 @@ def _source_name(solution_path):
 def lecture_text(solution_path):
     """The JSON text of the lecture built from one solution notebook file."""
     solution_path = Path(solution_path)
-    nb = with_colab_cell(nbformat.read(solution_path, as_version=4))
-    return nbformat.writes(build_lecture(nb, _source_name(solution_path))) + "\n"
+    nb = nbformat.read(solution_path, as_version=4)
+    check_markers(nb, _source_name(solution_path))  # before the Colab cell: the file's cell numbers
+    return nbformat.writes(build_lecture(with_colab_cell(nb), _source_name(solution_path))) + "\n"
 
 
 def solution_text(solution_path):
     """The JSON text of a solution notebook with its nbgrader metadata up to date."""
     solution_path = Path(solution_path)
-    nb = with_colab_cell(nbformat.read(solution_path, as_version=4))
-    build_lecture(nb, _source_name(solution_path))  # validates markers and grade ids
+    nb = nbformat.read(solution_path, as_version=4)
+    check_markers(nb, _source_name(solution_path))  # before the Colab cell: the file's cell numbers
+    nb = with_colab_cell(nb)
+    build_lecture(nb, _source_name(solution_path))  # validates grade ids
     return nbformat.writes(with_nbgrader_metadata(nb)) + "\n"
 
 

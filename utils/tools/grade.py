@@ -47,7 +47,7 @@ from pathlib import Path
 import nbformat
 import psutil
 
-from utils.tools.build import solution_text
+from utils.tools.build import lecture_text, solution_text
 from utils.tools.nbgrader_meta import NBGRADER_KEY, cell_role
 from utils.tools.notebooks import (COURSE_KEY, SOLUTIONS_DIR, check_name, solution_notebooks,
                                    without_skipped_cells)
@@ -84,7 +84,7 @@ class Course:
     def __init__(self, solutions_dir=SOLUTIONS_DIR, whole=False):
         self.solutions = {p.stem: p for p in solution_notebooks(solutions_dir)}
         self.whole = whole
-        self._sources = {}
+        self._sources, self._lectures = {}, {}
 
     def source(self, name):
         """The solution notebook with its nbgrader metadata (as the build writes it), without
@@ -93,6 +93,12 @@ class Course:
             nb = nbformat.reads(solution_text(self.solutions[name]), as_version=4)
             self._sources[name] = nb if self.whole else without_skipped_cells(nb)
         return self._sources[name]
+
+    def lecture(self, name):
+        """The whole lecture as the build writes it (every cell, whatever is graded)."""
+        if name not in self._lectures:
+            self._lectures[name] = nbformat.reads(lecture_text(self.solutions[name]), as_version=4)
+        return self._lectures[name]
 
     def graded_copy(self, path, target):
         """Write the submission at ``path`` to ``target`` as it is graded: without the cells
@@ -238,8 +244,8 @@ def autograde(course, root, jobs_dir, row, timeout):
         row.status = UNREADABLE
         row.message = "nbgrader could not grade it: " + (errors[0] if errors else f"exit {code}")
         return job
-    released = nbformat.read(root / "release" / row.notebook / f"{row.notebook}.ipynb", as_version=4)
-    row.edited = edited_locked_cells(nbformat.read(row.path, as_version=4), released)
+    # against the whole lecture: an edit to a cell that grading leaves out is still reported
+    row.edited = edited_locked_cells(nbformat.read(row.path, as_version=4), course.lecture(row.notebook))
     from nbgrader.api import Gradebook  # nbgrader is a teacher requirement, loaded only to grade
     with Gradebook(f"sqlite:///{job / 'gradebook.db'}") as gb:
         submission = gb.find_submission_notebook(row.notebook, row.notebook, row.student)

@@ -72,10 +72,13 @@ def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", 
             plot_log_norms(ax, res["log10_c"], label="LSTM: ||dL/dc_t||", color=CELL_COLORS[c], style=":")
     W = results[0]["W"]
     sv = singular_values(W)
-    if "vanilla" in cells:
-        steps_back = length - np.arange(1, length + 1)
+    steps_back = length - np.arange(1, length + 1)
+    if "vanilla" in cells:  # |tanh'| <= 1: each step multiplies the norm by at most sigma_max
         ax.plot(np.arange(1, length + 1), steps_back * np.log10(sv[0]), "--", color=GREY,
-                linewidth=1, label="bound sigma_max^(T-t)")
+                linewidth=1, label="vanilla bound sigma_max^(T-t)")
+    for res in (r for r in results if r["cell"] == "residual"):  # I + D W: at most 1 + sigma_max
+        ax.plot(np.arange(1, length + 1), steps_back * np.log10(1 + singular_values(res["W"])[0]), "-.",
+                color=CELL_COLORS["residual"], linewidth=1, label="residual bound (1 + sigma_max)^(T-t)")
     lo = min(min(r["log10_h"].min() for r in results), -1.0)
     hi = max(max(r["log10_h"].max() for r in results), 1.0)
     if "vanilla" in cells:  # keep the bound from squashing the curves
