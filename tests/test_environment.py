@@ -66,3 +66,16 @@ def test_make_accepts_the_pythons_the_pins_support(repo_root):
         assert (result.returncode == 0) == accepted, (version, result.stderr)
         if not accepted:
             assert "needs Python 3.11 to 3.14" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_version_is_written_once_and_carried_everywhere(repo_root):
+    """utils.__version__ is the course version; pyproject.toml reads it, CITATION.cff and the
+    changelog carry the same number, and the setup line of every notebook prints it."""
+    import re
+
+    import utils
+    assert re.fullmatch(r"\d+\.\d+\.\d+", utils.__version__)
+    pyproject = (repo_root / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and 'version = {attr = "utils.__version__"}' in pyproject
+    assert f'version: "{utils.__version__}"' in (repo_root / "CITATION.cff").read_text()
+    assert f"## {utils.__version__} " in (repo_root / "CHANGELOG.md").read_text()
