@@ -78,3 +78,13 @@ def test_lectures_contain_no_solution_text():
     for path in solution_notebooks():
         text = (LECTURES_DIR / path.name).read_text(encoding="utf-8")
         assert "### BEGIN SOLUTION" not in text and "### END SOLUTION" not in text
+
+
+def test_a_demo_that_used_the_solution_says_in_the_lecture_that_it_uses_the_reference():
+    """The solution's run printed "using your f"; a fresh lecture prints the reference line, so
+    the lecture stores that (the rest of the output is the same: the solution is the reference)."""
+    out = nbformat.v4.new_output("stream", name="stdout", text="using your f\nresult 3\n")
+    demo = nbformat.v4.new_code_cell("fn = student_or_reference('f', f, ref_f, check_f)\nprint('result', fn(1))",
+                                     outputs=[out], execution_count=5)
+    (cell,) = build_lecture(nbformat.v4.new_notebook(cells=[demo]), "s.ipynb").cells
+    assert cell.outputs[0].text == "using the course's reference f (yours not implemented yet)\nresult 3\n"

@@ -74,6 +74,10 @@ def exercise_check(check):
     return run
 
 
+USING_YOURS = "using your {name}"
+USING_REFERENCE = "using the course's reference {name} (yours {why})"
+
+
 def student_or_reference(name, student_fn, reference_fn, check):
     """The student's function if it passes its check, else the course's reference.
 
@@ -88,9 +92,9 @@ def student_or_reference(name, student_fn, reference_fn, check):
             raw_check(student_fn)
     except (ExerciseNotImplemented, CheckFailed) as exc:
         why = "not implemented yet" if isinstance(exc, ExerciseNotImplemented) else "does not pass its check yet"
-        print(f"using the course's reference {name} (yours {why})")
+        print(USING_REFERENCE.format(name=name, why=why))
         return reference_fn
-    print(f"using your {name}")
+    print(USING_YOURS.format(name=name))
     return student_fn
 
 

@@ -11,7 +11,9 @@ What the build does to each cell of a solution notebook:
   stores them as ``course.reference_outputs`` in its metadata: saving a notebook rewrites
   outputs but not this, so the self-check compares against an answer the student cannot
   overwrite by accident;
-- every other cell is copied as it is, outputs included (figures, demonstrations);
+- every other cell is copied as it is, outputs included (figures, demonstrations), except that
+  a demonstration's "using your X" line (``checks.core.student_or_reference``) becomes the line a
+  fresh lecture prints, "using the course's reference X (yours not implemented yet)";
 - the Colab cell (``utils.tools.colab``: fetches the course in Colab, does nothing elsewhere)
   is put before the first code cell, the setup cell, or brought up to date, in the solution
   notebook and the lecture alike;
@@ -26,6 +28,7 @@ stops the build: nbgrader would read it as a marker too.
 """
 import argparse
 import copy
+import re
 import sys
 from pathlib import Path
 
@@ -34,8 +37,13 @@ import nbformat
 from utils.tools.notebooks import (ANSWER_PLACEHOLDER, BEGIN_SOLUTION, CODE_PLACEHOLDER,
                                    COURSE_KEY, END_SOLUTION, LECTURES_DIR, NOT_IMPLEMENTED,
                                    REPO_ROOT, SOLUTIONS_DIR, check_name, solution_notebooks)
+from utils.checks.core import USING_REFERENCE, USING_YOURS
 from utils.tools import colab
 from utils.tools.nbgrader_meta import with_nbgrader_metadata
+
+
+_USING_YOURS = re.compile("^" + re.escape(USING_YOURS).replace(re.escape("{name}"), r"(?P<name>\w+)") + "$",
+                          re.MULTILINE)
 
 
 class BuildError(Exception):
@@ -109,6 +117,16 @@ def _reference_outputs(cell):
     return outputs
 
 
+def _as_unsolved(cell):
+    """A demonstration that ran on the solutions says "using your X"; in the lecture, before the
+    student wrote X, it runs on the reference and says so: store what a fresh lecture prints."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            text = "".join(output.text) if isinstance(output.text, list) else output.text
+            output.text = _USING_YOURS.sub(
+                lambda m: USING_REFERENCE.format(name=m["name"], why="not implemented yet"), text)
+
+
 def check_markers(nb, source_name):
     """BuildError naming the cell (as numbered in the file) whose solution markers are unbalanced;
     nbgrader's cells are decided by the markers."""
@@ -144,6 +162,8 @@ def build_lecture(solution, source_name):
             if replaced or name:
                 cell.outputs = []
                 cell.execution_count = None
+            else:
+                _as_unsolved(cell)
         elif cell.cell_type == "markdown":
             cell.source, _ = strip_markdown(cell.source, where)
     lecture.metadata[COURSE_KEY] = {"lecture": True, "built_from": source_name,
