@@ -206,16 +206,21 @@ def _threads(n):
         torch.set_num_threads(before)
 
 
+def requirement_pins(requirements):
+    """{name: version} of the ``name==version`` lines of a requirements file ({} when missing)."""
+    path = pathlib.Path(requirements)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    return dict(re.findall(r"^([\w\-]+)==(\S+)", text, re.M))
+
+
 def pinned_packages(requirements):
     """{name: (pinned version, installed version or None)} for each ``name==version`` line of a
     requirements file (none when the file is missing). A package that is not installed (as in
     Colab, which lacks the test tools) is reported, not an error."""
     if not isinstance(requirements, (str, os.PathLike)) or not str(requirements):
         raise ValueError(f"pinned_packages: requirements must be a file path, got {validate.shown(requirements)}")
-    path = pathlib.Path(requirements)
-    pins = re.findall(r"^([\w\-]+)==(\S+)", path.read_text(encoding="utf-8"), re.M) if path.is_file() else []
     found = {}
-    for name, pinned in pins:
+    for name, pinned in requirement_pins(requirements).items():
         try:
             found[name] = (pinned, metadata.version(name))
         except metadata.PackageNotFoundError:

@@ -15,19 +15,15 @@ import subprocess
 import sys
 import tempfile
 
+from utils.course import requirement_pins
 from utils.tools.notebooks import REPO_ROOT
 
 DEFAULT_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
 
 
 def pins(path=REPO_ROOT / "requirements.txt"):
-    """The 'name==version' lines of a requirements file (comments dropped)."""
-    found = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            found.append(line)
-    return found
+    """The 'name==version' pins of a requirements file."""
+    return [f"{name}=={version}" for name, version in requirement_pins(path).items()]
 
 
 def wheel_for(pin, version, target):

@@ -95,14 +95,14 @@ def run_notebook(path, device, budget, timeout=600):
             ran = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                    and c.get("metadata", {}).get("execution")]  # the failing cell is the last one started
             lines = str(failure).strip().splitlines() or [""]
-            last = re.sub(r"\x1b\[[0-9;]*m", "", lines[0] if type(failure).__name__ == "CellTimeoutError" else lines[-1])[:300]
+            last = _plain(lines[0] if type(failure).__name__ == "CellTimeoutError" else lines[-1])[:300]
             error = f"cell {ran[-1] if ran else '?'}: {type(failure).__name__}: {last}"
         seconds = time.perf_counter() - start
         recorded = Path(folder) / f"{path.stem}.json"
         values = json.loads(recorded.read_text())["values"] if recorded.is_file() else {}
-    cells = [{"index": i, "seconds": round(_seconds(c), 2), "first_line": c.source.strip().splitlines()[0][:70]}
-             for i, c in enumerate(nb.cells)
-             if c.cell_type == "code" and c.source.strip() and _seconds(c) >= SLOW_CELL_S]
+    timed = [(i, c, _seconds(c)) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+    cells = [{"index": i, "seconds": round(s, 2), "first_line": c.source.strip().splitlines()[0][:70]}
+             for i, c, s in timed if s >= SLOW_CELL_S]
     return {"notebook": path.stem, "device": device, "budget": budget, "seconds": round(seconds, 1),
             "reported_device": _reported_device(nb), "cells": cells, "values": values, "error": error}
 

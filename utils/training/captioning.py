@@ -86,11 +86,10 @@ def default_budget(device):
     """
     model = dict(captions_per_scene=5, cell="lstm", conditioning="every_step", batch_size=64,
                  schedule="cosine")
+    cpu = dict(model, train_scenes=2000, wordvec_dim=32, hidden_dim=128, steps=300, lr=3e-3,
+               evaluate_live=False)
     return scaled_budget(
-        as_device("default_budget", device, must_exist=False),
-        cpu=dict(model, train_scenes=2000, wordvec_dim=32, hidden_dim=128, steps=300, lr=3e-3,
-                 evaluate_live=False),
+        as_device("default_budget", device, must_exist=False), cpu=cpu,
         accelerator=dict(model, train_scenes=24000, wordvec_dim=64, hidden_dim=256, steps=8000,
                          batch_size=128, lr=2e-3, evaluate_live=True),
-        tiny=dict(model, train_scenes=200, wordvec_dim=32, hidden_dim=128, steps=2, lr=3e-3,
-                  evaluate_live=False))
+        tiny=dict(cpu, train_scenes=200, steps=2))
