@@ -2,16 +2,22 @@
 
     python -m utils.tools.flaky                       # every solution notebook, 3 runs
     python -m utils.tools.flaky --runs 3 solutions/01_rnn_basics.ipynb solutions/04_gradient_flow.ipynb
-    python -m utils.tools.flaky --jobs 2                # two notebooks at a time, as make test runs them
+    python -m utils.tools.flaky --jobs 2                # two notebooks at a time, as make test runs them on 2 cores
 
-Each run is the nbval part of ``make test`` (strict: every output compared, the course's
-sanitiser, a 600 s cell timeout), one fresh pytest process per notebook, ``--jobs`` notebooks at
-a time (default 1; ``make test`` runs one notebook per core). A cell is flaky when it passed in
-some runs and failed in others, and broken when it failed in every run. Prints one line per
-run (passed / failed counts, seconds), then the flaky and broken cells by notebook and cell
-index, and "flaky cells: K"; the exit status is 1 when any cell is flaky or broken.
-A full run of every notebook takes about as long as the nbval part of ``make test`` (minutes per
-run on a 2-core machine), so this is a command to run before a release, not part of the tests.
+Each run checks every notebook given (default: all of solutions/) with the nbval options of
+``make test`` (strict: every output compared, the course's sanitiser, a 600 s cell timeout), but
+not through ``make test``: one fresh pytest process per notebook, ``--jobs`` of them at a time
+(default 1; ``make test`` runs one notebook per core with pytest-xdist). ``--runs`` is at least
+2 (default 3). Cells are named as nbval names them, ``Cell N`` counting the code cells of the
+notebook from 0 (markdown cells are not counted). A cell is flaky when it passed in some runs
+and failed in others (an error counts as a failure), and always failing when it failed in
+every run. Prints one line per run (cells passed and failed, wall seconds, notebooks at a
+time), then one line per flaky or always-failing cell (notebook, cell, runs passed), then
+"flaky cells: K; always failing: F; cells checked: C"; the exit status is 1 when any cell is
+flaky or always failing, 0 otherwise. A notebook that yields no nbval result stops the command
+with the end of pytest's output. With ``--jobs 1`` a run takes about as long as ``make test``'s
+nbval part with ``TEST_JOBS=1`` (minutes on a 2-core machine), so this is a command to run
+before a release, not part of the tests.
 """
 import argparse
 import re
