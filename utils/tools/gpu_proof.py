@@ -17,19 +17,30 @@ see utils.course.scaled_budget). On an accelerator each notebook runs twice:
 On the CPU it runs once, with the CPU budget. For every run it records the wall time, the device
 the notebook reported, every cell that took at least a second (the training cells), the figures
 its last cell records (utils.course.record_results) and, if a cell raised, which one and why.
-Then it runs the self-check of every lecture with its solutions pasted in, on the same device.
-Writes <out>/report.json and <out>/report.md (default out: results/gpu). Exit status 0 when every
+It also runs the self-check of every lecture with its solutions pasted in, on the same device:
+alongside the accelerator-budget pass when there is one (neither is timed against anything),
+else after the notebooks. The passes run in the order --budgets gives; --cpu-notebooks narrows
+the CPU-budget pass (e.g. to re-run the notebooks a fix touched, when device time is short).
+Writes <out>/report.json and <out>/report.md (default out: results/gpu), again after every
+notebook and self-check, so a run cut short keeps what it measured. Exit status 0 when every
 notebook ran and every self-check passed, 1 otherwise, 2 when there is no accelerator to prove.
+
+    python -m utils.tools.gpu_proof --merge A.json B.json --readme   # one report from several runs
+
+Merging keeps, for each notebook and budget, the row of the run listed last, and says which run
+(file) each row comes from.
 """
 import argparse
 import datetime
 import json
+import multiprocessing
 import os
 import platform
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -45,6 +56,10 @@ from utils.tools.report import update_readme
 OUT = REPO_ROOT / "results" / "gpu"
 CPU_REFERENCE = OUT / "cpu_reference.json"
 SLOW_CELL_S = 1.0
+# the figure of each notebook's record_results that the summary tables show (else its first one)
+HEADLINE = {"02_char_rnn": "lstm_validation_nats", "05_lstm_gru": "adding_T100_test_mse_lstm",
+            "06_image_captioning": "bleu4_beam_test", "07_attention_captioning": "soft_bleu4_test",
+            "08_vqa": "two_hop_test_overall"}
 
 
 def accelerator():
@@ -118,7 +133,8 @@ def run_all(paths, device, budget, jobs=1, timeout=600, done=lambda rows: None):
     Returns: the rows in path order.
     """
     rows = []
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # spawn, not fork: the self-checks may run in a thread of this process meanwhile
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         for future in as_completed([pool.submit(_run_one, (str(p), device, budget, timeout)) for p in paths]):
             rows.append(future.result())
             print(f"  {rows[-1]['notebook']:26s} {budget:11s} {rows[-1]['seconds']:7.1f} s  "
@@ -127,10 +143,11 @@ def run_all(paths, device, budget, jobs=1, timeout=600, done=lambda rows: None):
     return sorted(rows, key=lambda row: row["notebook"])
 
 
-def selfcheck_solved(paths, device, jobs=1):
+def selfcheck_solved(paths, device, jobs=1, done=lambda rows: None):
     """The self-check of each lecture with its solutions pasted in, on ``device``.
 
-    Returns: list of dict notebook, passed (bool), summary (the self-check's last line).
+    done(rows) is called after each lecture with the rows so far.
+    Returns: list of dict notebook, passed (bool), summary (the self-check's last line), in path order.
     """
     env = dict(os.environ, **{DEVICE_VARIABLE: device})
     env.pop(BUDGET_VARIABLE, None)
@@ -138,17 +155,22 @@ def selfcheck_solved(paths, device, jobs=1):
     def one(path):
         with tempfile.TemporaryDirectory() as folder:
             lecture = lecture_with_answers(Path(path).name, Path(folder))
-            done = subprocess.run([sys.executable, "-m", "utils.tools.selfcheck", str(lecture)],
-                                  capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=900)
+            try:
+                done = subprocess.run([sys.executable, "-m", "utils.tools.selfcheck", str(lecture)],
+                                      capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=900)
+            except subprocess.TimeoutExpired:
+                return {"notebook": Path(path).stem, "passed": False, "summary": "timed out after 900 s"}
         lines = [l for l in done.stdout.strip().splitlines() if l.strip()]
         return {"notebook": Path(path).stem, "passed": done.returncode == 0,
                 "summary": lines[-1].strip() if lines else done.stderr.strip()[-300:]}
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        rows = list(pool.map(one, paths))
-    for row in rows:
-        print(f"  self-check {row['notebook']:26s} {row['summary']}", flush=True)
-    return rows
+    rows = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in as_completed([pool.submit(one, p) for p in paths]):
+            rows.append(future.result())
+            print(f"  self-check {rows[-1]['notebook']:26s} {rows[-1]['summary']}", flush=True)
+            done(sorted(rows, key=lambda row: row["notebook"]))
+    return sorted(rows, key=lambda row: row["notebook"])
 
 
 def _plain(text):
@@ -156,55 +178,113 @@ def _plain(text):
     return re.sub(r"\x1b\[[0-9;]*m", "", text or "")
 
 
+def _value(value):
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def _figures(values):
-    return "; ".join(f"{k.replace('_', ' ')} {v:.3f}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
-                     for k, v in values.items()) or "-"
+    return "; ".join(f"{k.replace('_', ' ')} {_value(v)}" for k, v in values.items()) or "-"
 
 
 README_START, README_END = "<!-- gpu:start -->", "<!-- gpu:end -->"
 
 
 def readme_block(report, reference):
-    """The README's summary: the header and the per-notebook table of markdown(), and where the rest is."""
+    """The README's summary: the header and the per-notebook tables of markdown(), and where the rest is."""
     text = markdown(report, reference)
     head = text.split("\nCells of at least a second")[0]
-    return head.rstrip() + "\n\nPer cell and the headline figures: `results/gpu/report.md`.\n"
+    return head.rstrip() + "\n\nPer cell, every headline figure and the self-checks: `results/gpu/report.md`.\n"
+
+
+def _headline(notebook, *value_dicts):
+    """The name of the figure the summary shows for a notebook: HEADLINE's, else the first recorded."""
+    names = [k for values in value_dicts for k in values]
+    preferred = HEADLINE.get(notebook)
+    return preferred if preferred in names else (names[0] if names else None)
+
+
+def _cell_keys(cells):
+    """A key per timed cell that survives cells added above it: its first line and how many timed
+    cells before it start with the same line (the cell numbers move when the notebook changes)."""
+    seen = {}
+    keys = []
+    for cell in cells:
+        seen[cell["first_line"]] = seen.get(cell["first_line"], -1) + 1
+        keys.append((cell["first_line"], seen[cell["first_line"]]))
+    return keys
 
 
 def markdown(report, reference):
-    """The report as markdown: speed-up per notebook and per slow cell, then results, then self-checks."""
+    """The report as markdown: speed-up per notebook (CPU budget), the accelerator budget's runs and
+    headline figures beside the CPU reference, the slow cells, every figure, then the self-checks."""
     ref = {r["notebook"]: r for r in (reference or {}).get("runs", [])}
+    runs = {(r["notebook"], r["budget"]): r for r in report["runs"]}
+    merged = any("run" in r for r in report["runs"])
+    run_col = lambda row: f" {row.get('run', '-')} |" if merged else ""
     lines = [f"Measured {report['date']} on {report['device_name']} ({report['machine']}; Python "
              f"{report['python']}, torch {report['torch']}) by `{report['command']}`.", ""]
+    for source in report.get("merged_from", []):
+        lines.append(f"- run `{source['run']}`: {source['date'] or 'date not recorded'}, "
+                     f"`{source['command'] or 'its log only (no cell times, no figures)'}`")
+    if report.get("merged_from"):
+        lines.append("")
     if reference:
         lines += [f"CPU reference: {reference['device_name']} ({reference['machine']}; torch "
                   f"{reference['torch']}), {reference['date']}.", ""]
-    lines += ["| notebook | CPU, CPU budget | device, CPU budget | speed-up | status |", "| --- | --- | --- | --- | --- |"]
-    for row in (r for r in report["runs"] if r["budget"] == "cpu"):
-        base = ref.get(row["notebook"])
-        ratio = f"{base['seconds'] / row['seconds']:.1f}x" if base and row["seconds"] else "-"
-        lines.append(f"| {row['notebook']} | {base['seconds'] if base else '-'} s | {row['seconds']} s | {ratio} | "
-                     f"{_plain(row['error']) or 'ran'} |")
-    lines += ["", "Cells of at least a second (CPU budget):", "",
+    cpu_rows = [r for r in report["runs"] if r["budget"] == "cpu"]
+    if cpu_rows:
+        lines += ["The CPU budget on both (speed-up = CPU time / device time):", "",
+                  "| notebook | CPU, CPU budget | device, CPU budget | speed-up | status |" + (" run |" if merged else ""),
+                  "| --- | --- | --- | --- | --- |" + (" --- |" if merged else "")]
+        for row in cpu_rows:
+            base = ref.get(row["notebook"])
+            ratio = f"{base['seconds'] / row['seconds']:.1f}x" if base and row["seconds"] else "-"
+            lines.append(f"| {row['notebook']} | {base['seconds'] if base else '-'} s | {row['seconds']} s | {ratio} | "
+                         f"{_plain(row['error']) or 'ran'} |" + run_col(row))
+        lines.append("")
+    acc_rows = [r for r in report["runs"] if r["budget"] == "accelerator"]
+    if acc_rows:
+        lines += ["The accelerator budget (bigger models, longer runs: what a GPU user gets; notebooks run "
+                  "side by side, so their times are not compared), its headline figure beside the CPU "
+                  "budget's:", "",
+                  "| notebook | device, GPU budget | status | headline figure | CPU reference | device, CPU budget "
+                  "| device, GPU budget |" + (" run |" if merged else ""),
+                  "| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if merged else "")]
+        for row in acc_rows:
+            base = ref.get(row["notebook"], {}).get("values", {})
+            cpu = runs.get((row["notebook"], "cpu"), {}).get("values", {})
+            name = _headline(row["notebook"], row["values"], base, cpu)
+            cells = [_value(v[name]) if name in v else "-" for v in (base, cpu, row["values"])]
+            lines.append(f"| {row['notebook']} | {row['seconds']} s | {_plain(row['error']) or 'ran'} | "
+                         f"{name.replace('_', ' ') if name else '-'} | {' | '.join(cells)} |" + run_col(row))
+        lines.append("")
+    lines += ["Cells of at least a second (CPU budget):", "",
               "| notebook | cell | first line | CPU | device | speed-up |", "| --- | --- | --- | --- | --- | --- |"]
-    for row in (r for r in report["runs"] if r["budget"] == "cpu"):
-        base = {c["index"]: c for c in ref.get(row["notebook"], {}).get("cells", [])}
-        for cell in row["cells"]:
-            cpu_s = base.get(cell["index"], {}).get("seconds")
+    for row in cpu_rows:
+        base = dict(zip(_cell_keys(ref.get(row["notebook"], {}).get("cells", [])),
+                        ref.get(row["notebook"], {}).get("cells", [])))
+        for key, cell in zip(_cell_keys(row["cells"]), row["cells"]):
+            cpu_s = base.get(key, {}).get("seconds")
             ratio = f"{cpu_s / cell['seconds']:.1f}x" if cpu_s else "-"
             lines.append(f"| {row['notebook']} | {cell['index']} | `{cell['first_line']}` | "
                          f"{cpu_s if cpu_s is not None else '-'} s | {cell['seconds']} s | {ratio} |")
-    lines += ["", "Headline figures (each notebook's record_results):", "",
-              "| notebook | budget | seconds | figures |", "| --- | --- | --- | --- |"]
-    for name, base in ref.items():
-        if base["values"]:
-            lines.append(f"| {name} | CPU reference | {base['seconds']} | {_figures(base['values'])} |")
-    for row in report["runs"]:
-        if row["values"] or row["error"]:
-            lines.append(f"| {row['notebook']} | {row['budget']} | {row['seconds']} | "
-                         f"{_plain(row['error']) or _figures(row['values'])} |")
-    lines += ["", "Self-check of each lecture with its solutions pasted in, on the same device:", ""]
-    lines += [f"- {r['notebook']}: {r['summary']}" for r in report["selfchecks"]]
+    if acc_rows:
+        lines += ["", "Cells of at least a second (accelerator budget, device):", "",
+                  "| notebook | cell | first line | device |", "| --- | --- | --- | --- |"]
+        lines += [f"| {row['notebook']} | {cell['index']} | `{cell['first_line']}` | {cell['seconds']} s |"
+                  for row in acc_rows for cell in row["cells"]]
+    lines += ["", "Every headline figure (each notebook's record_results):", "",
+              "| notebook | figure | CPU reference | device, CPU budget | device, GPU budget |",
+              "| --- | --- | --- | --- | --- |"]
+    for name in sorted({r["notebook"] for r in report["runs"]} | set(ref)):
+        columns = [ref.get(name, {}).get("values", {}), runs.get((name, "cpu"), {}).get("values", {}),
+                   runs.get((name, "accelerator"), {}).get("values", {})]
+        for figure in dict.fromkeys(k for values in columns for k in values):
+            lines.append(f"| {name} | {figure.replace('_', ' ')} | "
+                         + " | ".join(_value(v[figure]) if figure in v else "-" for v in columns) + " |")
+    lines += ["", "Self-check of each lecture with its solutions pasted in, on the same device"
+              + (f" (run `{report['selfchecks_from']}`)" if report.get("selfchecks_from") else "") + ":", ""]
+    lines += [f"- {r['notebook']}: {r['summary']}" for r in report["selfchecks"]] or ["- not run"]
     return "\n".join(lines) + "\n"
 
 
@@ -221,20 +301,36 @@ def runs_from_log(text):
 
 
 def merge(paths, out):
-    """One report from several runs on the same device (JSON reports, or logs of runs cut short):
-    for each notebook and budget the run listed last wins. Writes out/report.{json,md}."""
-    merged, rows = None, {}
+    """One report from several runs on the same device (JSON reports, or logs of runs cut short).
+
+    For each notebook and budget the run listed last wins; each row says which run (file name) it
+    comes from ("run"; a row of an earlier merged report keeps its own), and the self-checks come
+    from the last report that has them. The header (date, device, command) is the last JSON
+    report's. Writes out/report.{json,md}. Returns: the merged report.
+    """
+    merged, rows, sources, selfchecks = None, {}, [], None
     for path in map(Path, paths):
         if path.suffix == ".json":
             report = json.loads(path.read_text())
-            merged = merged or dict(report, command=f"{report['command']} (merged: {', '.join(map(str, paths))})")
+            merged = dict(report)
             runs = report["runs"]
+            earlier = report.get("merged_from", [])
+            sources += [s for s in earlier if s["run"] not in {t["run"] for t in sources}]
+            if not earlier:
+                sources.append({"run": path.name, "date": report.get("date"), "command": report.get("command")})
+            if report.get("selfchecks"):
+                selfchecks = (report["selfchecks"], report.get("selfchecks_from") or path.name)
         else:
             runs = runs_from_log(path.read_text())
-        rows.update({(r["notebook"], r["budget"]): r for r in runs})
+            sources.append({"run": path.name, "date": None, "command": None})
+        rows.update({(r["notebook"], r["budget"]): dict(r, run=r.get("run", path.name)) for r in runs})
     if merged is None:
         raise ValueError("gpu_proof --merge: give at least one JSON report")
+    merged["command"] = "python -m utils.tools.gpu_proof --merge " + " ".join(map(str, paths))
+    merged["merged_from"] = [s for s in sources if any(r["run"] == s["run"] for r in rows.values())
+                             or (selfchecks and selfchecks[1] == s["run"])]
     merged["runs"] = [rows[key] for key in sorted(rows)]
+    merged["selfchecks"], merged["selfchecks_from"] = selfchecks or ([], None)
     reference = json.loads(CPU_REFERENCE.read_text()) if CPU_REFERENCE.is_file() else None
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "report.json").write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
@@ -246,13 +342,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cuda", "mps", "cpu"), help="default: the accelerator found")
     parser.add_argument("--notebooks", nargs="*", default=[], help="numbers such as 02 05 (default: all)")
+    parser.add_argument("--cpu-notebooks", nargs="*", default=None,
+                        help="numbers for the CPU-budget pass only (default: those of --notebooks)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--jobs", type=int, default=4, help="notebooks at once in the accelerator-budget pass")
+    parser.add_argument("--selfcheck-jobs", type=int, default=None,
+                        help="self-checks at once (default: 1 on the CPU, else --jobs)")
     parser.add_argument("--write-reference", action="store_true",
                         help=f"(CPU only) write the runs to {CPU_REFERENCE.relative_to(REPO_ROOT)}")
     parser.add_argument("--no-selfcheck", action="store_true")
     parser.add_argument("--budgets", nargs="*", choices=("cpu", "accelerator"),
-                        help="default: cpu, and accelerator on a GPU")
+                        help="in this order (default: cpu, and accelerator on a GPU)")
     parser.add_argument("--cpu-jobs", type=int, default=1,
                         help="notebooks at once in the CPU-budget pass (1: clean timings)")
     parser.add_argument("--cell-timeout", type=int, default=600, help="seconds per cell")
@@ -273,11 +373,14 @@ def main(argv=None):
               "or pass --device cpu for a dry run", file=sys.stderr)
         return 2
     pick_device(device)  # a clear error if the asked-for device is missing
-    paths = [p for p in solution_notebooks() if not args.notebooks or p.name[:2] in args.notebooks]
-    if not paths:
-        parser.error(f"no solution notebook numbered {' '.join(args.notebooks)}")
-    budgets = args.budgets or (["cpu"] if device == "cpu" else ["cpu", "accelerator"])
-    print(f"gpu_proof: {len(paths)} notebooks on {device}, budgets {', '.join(budgets)}", flush=True)
+    numbered = lambda numbers: [p for p in solution_notebooks() if not numbers or p.name[:2] in numbers]
+    paths = numbered(args.notebooks)
+    cpu_paths = paths if args.cpu_notebooks is None else numbered(args.cpu_notebooks)
+    if not paths or (args.cpu_notebooks and not cpu_paths):
+        parser.error(f"no solution notebook numbered {' '.join(args.notebooks + (args.cpu_notebooks or []))}")
+    budgets = list(dict.fromkeys(args.budgets or (["cpu"] if device == "cpu" else ["cpu", "accelerator"])))
+    print(f"gpu_proof: {len(paths)} notebooks on {device}, budgets {', '.join(budgets)}"
+          + (f" (cpu: {len(cpu_paths)} notebooks)" if cpu_paths != paths and "cpu" in budgets else ""), flush=True)
     report = {"date": datetime.date.today().isoformat(), "device": device,
               "device_name": torch.cuda.get_device_name() if device == "cuda" else device,
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
@@ -285,22 +388,37 @@ def main(argv=None):
               "runs": [], "selfchecks": []}
     reference = json.loads(CPU_REFERENCE.read_text()) if CPU_REFERENCE.is_file() and device != "cpu" else None
     args.out.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
 
-    def write():  # after every pass, so that a run cut short still leaves what it measured
-        (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        (args.out / "report.md").write_text(markdown(report, reference), encoding="utf-8")
+    def write():  # after every notebook and self-check, so that a run cut short keeps what it measured
+        with lock:  # whole files: the proof may be stopped at any moment
+            for name, text in (("report.json", json.dumps(report, indent=1) + "\n"),
+                               ("report.md", markdown(report, reference))):
+                (args.out / f"{name}.part").write_text(text, encoding="utf-8")
+                (args.out / f"{name}.part").replace(args.out / name)
 
+    def selfchecks_done(rows):
+        report["selfchecks"] = rows
+        write()
+
+    selfcheck_jobs = args.selfcheck_jobs or (1 if device == "cpu" else args.jobs)
+    selfcheck = None
     for budget in budgets:
         before = list(report["runs"])
 
         def done(rows):
             report["runs"] = before + rows
             write()
-        run_all(paths, device, budget, jobs=args.cpu_jobs if budget == "cpu" else args.jobs,
-                timeout=args.cell_timeout, done=done)
-    if not args.no_selfcheck:
-        report["selfchecks"] = selfcheck_solved(paths, device, jobs=1 if device == "cpu" else args.jobs)
-        write()
+        if budget == "accelerator" and not args.no_selfcheck and selfcheck is None:
+            # beside the accelerator pass, whose times are compared with nothing; joined before the next pass
+            selfcheck = threading.Thread(target=selfcheck_solved, args=(paths, device, selfcheck_jobs, selfchecks_done))
+            selfcheck.start()
+        run_all(cpu_paths if budget == "cpu" else paths, device, budget,
+                jobs=args.cpu_jobs if budget == "cpu" else args.jobs, timeout=args.cell_timeout, done=done)
+        if selfcheck is not None:
+            selfcheck.join()
+    if not args.no_selfcheck and selfcheck is None:
+        selfcheck_solved(paths, device, jobs=selfcheck_jobs, done=selfchecks_done)
     if args.write_reference:
         if device != "cpu":
             parser.error("--write-reference is for the CPU run")
