@@ -30,10 +30,13 @@ def clip_by_global_norm(grads, max_norm):
     """
     fname = "clip_by_global_norm"
     max_norm = validate.positive_number(fname, "max_norm", max_norm)
-    arrays = _check_grads(fname, grads)
-    total = float(np.sqrt(sum(np.sum(g ** 2) for g in arrays)))
-    scale = min(1.0, max_norm / total) if total > 0 else 1.0
-    return [g * scale for g in arrays], total
+    grads = _check_grads(fname, grads)
+    # BEGIN REFERENCE clip_by_global_norm
+    total_norm = np.sqrt(sum(np.sum(g ** 2) for g in grads))  # one norm over all the arrays
+    scale = min(1.0, max_norm / total_norm) if total_norm > 0 else 1.0
+    clipped = [g * scale for g in grads]
+    # END REFERENCE
+    return clipped, float(total_norm)
 
 
 def clip_by_value(grads, clip_value):

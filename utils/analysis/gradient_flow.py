@@ -31,12 +31,15 @@ def gradient_norms_reference(h, Wh, dh_last):
     h = validate.float_array(fname, "h", h, shape=("N", "T", "H"))
     N, T, H = h.shape
     Wh = validate.float_array(fname, "Wh", Wh, shape=(H, H))
-    d = validate.float_array(fname, "dh_last", dh_last, shape=(N, H))
+    dh_last = validate.float_array(fname, "dh_last", dh_last, shape=(N, H))
+    # BEGIN REFERENCE gradient_norms
     norms = np.zeros((N, T))
+    d = dh_last
     norms[:, T - 1] = np.linalg.norm(d, axis=1)
     for t in range(T - 1, 0, -1):
-        d = (d * (1.0 - h[:, t] ** 2)) @ Wh.T
+        d = (d * (1 - h[:, t] ** 2)) @ Wh.T  # back through step t: tanh' of h_t, then Wh
         norms[:, t - 1] = np.linalg.norm(d, axis=1)
+    # END REFERENCE
     return norms
 
 

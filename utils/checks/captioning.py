@@ -7,7 +7,7 @@ loss check recognises the classic masking and averaging mistakes; the captioning
 compares a student's whole pipeline with ``utils.models.captioner.captioning_loss``; the
 beam-search check runs the student's search on small models (a random RNN, a hand-made Markov
 chain where greedy is not optimal, a model whose best caption ends early) and compares it with
-``utils.models.decoding.beam_hypotheses``.
+``utils.models.decoding.beam_search_one`` (the reference of the exercise).
 Shapes are chosen with N, T, D, V, M all different so that swapped axes fail.
 """
 import zlib
@@ -20,7 +20,7 @@ from utils.gradcheck import eval_numerical_gradient, eval_numerical_gradient_arr
 from utils.layers import lstm_forward, rnn_forward, softmax, temporal_affine_forward, temporal_softmax_loss
 from utils.layers.embedding import word_embedding_backward, word_embedding_forward
 from utils.models.captioner import captioning_loss, init_captioner_params
-from utils.models.decoding import beam_hypotheses
+from utils.models.decoding import beam_search_one
 
 EMBED_CASES = [(3, 5, 7, 4), (2, 6, 4, 9)]      # (N, T, V, D)
 AFFINE_CASES = [(3, 4, 5, 6), (2, 7, 3, 2)]     # (N, T, D, M)
@@ -439,12 +439,12 @@ def check_beam_search(student_fn):
 
     tokens: the best caption as a list of ints without START and END; score: its log-probability
     divided by length ** length_penalty (length counts END when generated). Compared with
-    ``utils.models.decoding.beam_hypotheses(...)[0]`` on hand-made and random models.
+    ``utils.models.decoding.beam_search_one`` on hand-made and random models.
     """
     name = "beam_search"
     for label, make, max_length, beam, alpha, kind in _beam_cases():
         step, state = make()
-        best = beam_hypotheses(step, state, START, END, max_length, beam, length_penalty=alpha)[0]
+        best_tokens, best_score = beam_search_one(step, state, START, END, max_length, beam, alpha)
         step, state = make()
         result = expect_tuple(name, call_student(name, student_fn, step, state, START, END, max_length,
                                                  beam, length_penalty=alpha), ("tokens", "score"))
@@ -458,17 +458,17 @@ def check_beam_search(student_fn):
                               f"({label})")
         if tokens and (tokens[0] == START or tokens[-1] == END):
             raise CheckFailed(f"{name}: return the caption without START and END, got {tokens} ({label})")
-        if tokens != best.tokens:
+        if tokens != best_tokens:
             names = " (token ids: START 0, END 1, A 2, B 3, C 4, D 5)" if kind not in ("random",) else ""
-            raise CheckFailed(f"{name}: on the {label} the best caption is {best.tokens} (score "
-                              f"{best.score:.4f}), you returned {tokens}{names}.\n{_BEAM_HINTS[kind]}")
+            raise CheckFailed(f"{name}: on the {label} the best caption is {best_tokens} (score "
+                              f"{best_score:.4f}), you returned {tokens}{names}.\n{_BEAM_HINTS[kind]}")
         try:
             got_score = float(np.asarray(as_numpy(score)).reshape(()))
         except (TypeError, ValueError):
             raise CheckFailed(f"{name}: score should be one number, got {type(score).__name__}") from None
-        if not np.isclose(got_score, best.score, rtol=1e-7, atol=1e-9):
+        if not np.isclose(got_score, best_score, rtol=1e-7, atol=1e-9):
             raise CheckFailed(f"{name}: the caption is right but its score is {got_score:.6g}, expected "
-                              f"{best.score:.6g} ({label}): score = sum of the log-probabilities of "
+                              f"{best_score:.6g} ({label}): score = sum of the log-probabilities of "
                               f"the words and END, divided by length ** length_penalty with length "
                               f"= number of words + 1 for END.")
     passed(name, f"finds the best caption and its score on {len(_beam_cases())} models, including "

@@ -194,11 +194,13 @@ def make_streams(ids, batch_size):
     """
     ids = _as_1d_ids(ids, "make_streams")
     _check_positive_int(batch_size, "make_streams", "batch_size")
-    L = len(ids) // batch_size
-    if L < 2:
+    if len(ids) // batch_size < 2:
         raise ValueError(f"make_streams: {len(ids)} ids are too few for batch_size={batch_size}; "
                          "each stream needs at least 2 characters (an input and its target)")
-    return ids[: batch_size * L].reshape(batch_size, L)
+    # BEGIN REFERENCE make_streams
+    L = len(ids) // batch_size  # the remainder, fewer than batch_size ids, is dropped
+    return np.asarray(ids[: L * batch_size]).reshape(batch_size, L)
+    # END REFERENCE
 
 
 def iter_chunks(streams, seq_len):

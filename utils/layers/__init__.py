@@ -6,7 +6,7 @@ the gradients of its inputs, in the order the forward took them. Shapes follow t
 row-vector convention: a minibatch of N sequences, T steps, D input features, H hidden units,
 V output classes.
 
-    common.py    softmax, sigmoid, temporal_affine_forward/_backward
+    common.py    softmax, sigmoid, temporal_affine_forward/_backward, output_projection
     losses.py    step_losses (one sequence), temporal_softmax_loss (a padded minibatch)
     sampling.py  temperature_probs, sample_index
     rnn.py       vanilla RNN step and sequence, forward and backward
@@ -14,6 +14,7 @@ V output classes.
     gru.py       GRU step and sequence, forward and backward
 """
 from utils.layers.common import (  # noqa: F401
+    output_projection,
     sigmoid,
     softmax,
     temporal_affine_backward,

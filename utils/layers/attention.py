@@ -51,11 +51,12 @@ def soft_attention_forward(h_prev, V, Wa_h, Wa_v, w_a):
     """
     fname = "soft_attention_forward"
     h_prev, V, Wa_h, Wa_v, w_a, _ = _shapes(fname, h_prev, V, Wa_h, Wa_v, w_a)
+    # BEGIN REFERENCE soft_attention_forward
     u = np.tanh(V @ Wa_v + (h_prev @ Wa_h)[:, None, :])   # (N, L, A)
-    e = u @ w_a                                            # (N, L) scores
-    alpha = softmax(e)                                     # (N, L), over the locations
+    alpha = softmax(u @ w_a)                               # (N, L), over the locations
     context = np.einsum("nl,nld->nd", alpha, V)            # (N, D) weighted average
     cache = (h_prev, V, Wa_h, Wa_v, w_a, u, alpha)
+    # END REFERENCE
     return (context, alpha), cache
 
 
@@ -80,6 +81,7 @@ def soft_attention_backward(dcontext, dalpha, cache):
     dcontext = validate.float_array(fname, "dcontext", dcontext, shape=(N, D))
     if dalpha is not None:
         dalpha = validate.float_array(fname, "dalpha", dalpha, shape=(N, L))
+    # BEGIN REFERENCE soft_attention_backward
     # context = sum_i alpha_i V_i: two products
     dV = alpha[:, :, None] * dcontext[:, None, :]                   # (N, L, D) as values
     dalpha_total = np.einsum("nd,nld->nl", dcontext, V)             # (N, L)
@@ -88,10 +90,11 @@ def soft_attention_backward(dcontext, dalpha, cache):
     # softmax over L: de_i = alpha_i (dalpha_i - sum_j alpha_j dalpha_j)
     de = alpha * (dalpha_total - (alpha * dalpha_total).sum(axis=1, keepdims=True))  # (N, L)
     dw_a = np.einsum("nla,nl->a", u, de)                            # (A,)
-    dpre = de[:, :, None] * w_a * (1.0 - u ** 2)                    # (N, L, A) through tanh
+    dpre = de[:, :, None] * w_a * (1 - u ** 2)                      # (N, L, A) through tanh
     dWa_v = np.einsum("nld,nla->da", V, dpre)                       # (D, A)
     dV = dV + dpre @ Wa_v.T                                         # (N, L, D) as keys
     dproj_h = dpre.sum(axis=1)                                      # (N, A): h_prev is broadcast over L
     dWa_h = h_prev.T @ dproj_h                                      # (H, A)
     dh_prev = dproj_h @ Wa_h.T                                      # (N, H)
+    # END REFERENCE
     return dh_prev, dV, dWa_h, dWa_v, dw_a

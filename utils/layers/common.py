@@ -25,9 +25,11 @@ def softmax(scores):
     Returns: probabilities of the same shape.
     """
     scores = score_array("softmax", scores)
-    shifted = scores - scores.max(axis=-1, keepdims=True)
+    # BEGIN REFERENCE softmax
+    shifted = scores - scores.max(axis=-1, keepdims=True)  # the largest score becomes 0: no overflow
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
+    # END REFERENCE
 
 
 def sigmoid(x):
@@ -55,8 +57,11 @@ def temporal_affine_forward(x, w, b):
     expect_shape("temporal_affine_forward", "x", x, (None, None, None))
     expect_shape("temporal_affine_forward", "w", w, (x.shape[2], None))
     expect_shape("temporal_affine_forward", "b", b, (np.shape(w)[1],))
+    # BEGIN REFERENCE temporal_affine_forward
     out = x @ w + b
-    return out, (x, w)
+    cache = (x, w)
+    # END REFERENCE
+    return out, cache
 
 
 def temporal_affine_backward(dout, cache):
@@ -66,7 +71,23 @@ def temporal_affine_backward(dout, cache):
     """
     x, w = cache
     expect_shape("temporal_affine_backward", "dout", dout, x.shape[:2] + (w.shape[1],))
+    # BEGIN REFERENCE temporal_affine_backward
     dx = dout @ w.T
-    dw = np.einsum("ntd,ntm->dm", x, dout)
+    dw = np.einsum("ntd,ntm->dm", x, dout)  # summed over every (n, t): w is shared by all steps
     db = dout.sum(axis=(0, 1))
+    # END REFERENCE
     return dx, dw, db
+
+
+def output_projection(h, Wy, by):
+    """Scores at every time step from the hidden states: y_t = h_t @ Wy + by.
+
+    h: (N, T, H); Wy: (H, V); by: (V,).
+    Returns: scores (N, T, V).
+    """
+    expect_shape("output_projection", "h", h, (None, None, None))
+    expect_shape("output_projection", "Wy", Wy, (h.shape[2], None))
+    expect_shape("output_projection", "by", by, (np.shape(Wy)[1],))
+    # BEGIN REFERENCE output_projection
+    return h @ Wy + by
+    # END REFERENCE

@@ -23,8 +23,10 @@ def word_embedding_forward(x, W):
     fname = "word_embedding_forward"
     W = validate.float_array(fname, "W", W, shape=("V", "D"))
     x = validate.int_array(fname, "x", x, ndim=2, low=0, high=W.shape[0])
+    # BEGIN REFERENCE word_embedding_forward
     out = W[x]  # (N, T, D): fancy indexing copies the rows
     cache = (x, W.shape)
+    # END REFERENCE
     return out, cache
 
 
@@ -39,8 +41,10 @@ def word_embedding_backward(dout, cache):
     x, (V, D) = cache
     N, T = x.shape
     dout = validate.float_array("word_embedding_backward", "dout", dout, shape=(N, T, D))
-    dW = np.zeros((V, D), dtype=np.float64)
+    # BEGIN REFERENCE word_embedding_backward
+    dW = np.zeros((V, D))
     # dW[x[n, t]] += dout[n, t] for every (n, t). Plain `dW[x] += dout` would be wrong: with a
     # repeated id, buffered fancy-index assignment keeps only one of the contributions.
     np.add.at(dW, x, dout)
+    # END REFERENCE
     return dW

@@ -18,9 +18,11 @@ def step_losses(scores, targets):
                          f"got {scores.shape} and {targets.shape}")
     targets = validate.int_array("step_losses", "targets", targets, ndim=1, low=0,
                                  high=scores.shape[1])
-    shifted = scores - scores.max(axis=1, keepdims=True)
+    # BEGIN REFERENCE step_losses
+    shifted = scores - scores.max(axis=1, keepdims=True)  # stable: exp never overflows
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     return -log_probs[np.arange(len(targets)), targets]
+    # END REFERENCE
 
 
 def temporal_softmax_loss(scores, y, mask=None):
@@ -46,13 +48,15 @@ def temporal_softmax_loss(scores, y, mask=None):
         if mask.dtype != bool and not (mask.dtype.kind in "iu" and np.isin(mask, (0, 1)).all()):
             raise ValueError(f"{fname}: mask must be boolean (or 0/1), got dtype {mask.dtype}")
         mask = mask.astype(bool)
+    # BEGIN REFERENCE temporal_softmax_loss
     flat = scores.reshape(N * T, V)
     shifted = flat - flat.max(axis=1, keepdims=True)  # stable softmax
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    probs = np.exp(log_probs)
     y_flat, m_flat = y.reshape(-1), mask.reshape(-1)
-    loss = -np.sum(m_flat * log_probs[np.arange(N * T), y_flat]) / N
-    dflat = probs.copy()
+    loss = -np.sum(m_flat * log_probs[np.arange(N * T), y_flat]) / N  # summed over time, mean over N
+    dflat = np.exp(log_probs)  # softmax minus one-hot, zero where masked
     dflat[np.arange(N * T), y_flat] -= 1
     dflat *= m_flat[:, None] / N
-    return float(loss), dflat.reshape(N, T, V)
+    dscores = dflat.reshape(N, T, V)
+    # END REFERENCE
+    return float(loss), dscores

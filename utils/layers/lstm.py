@@ -36,14 +36,16 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     Returns: next_h (N, H), next_c (N, H), cache for lstm_step_backward.
     """
     N, D, H = _lstm_shapes("lstm_step_forward", x, prev_h, prev_c, Wx, Wh, b)
+    # BEGIN REFERENCE lstm_step_forward
     a = x @ Wx + prev_h @ Wh + b  # (N, 4H)
-    sig = sigmoid(a[:, :3 * H])
+    sig = sigmoid(a[:, :3 * H])  # the three sigmoid gates are the first 3H columns
     i, f, o = sig[:, :H], sig[:, H:2 * H], sig[:, 2 * H:]
     g = np.tanh(a[:, 3 * H:])
     next_c = f * prev_c + i * g
     tanh_c = np.tanh(next_c)
     next_h = o * tanh_c
     cache = (x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c)
+    # END REFERENCE
     return next_h, next_c, cache
 
 
@@ -55,6 +57,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     cache: from lstm_step_forward.
     Returns: dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
+    # BEGIN REFERENCE lstm_step_backward
     x, prev_h, prev_c, Wx, Wh, i, f, o, g, tanh_c = cache
     do = dnext_h * tanh_c
     # next_c reaches the loss directly (dnext_c) and through next_h = o * tanh(next_c)
@@ -68,6 +71,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     dWx = x.T @ da
     dWh = prev_h.T @ da
     db = da.sum(axis=0)
+    # END REFERENCE
     return dx, dprev_h, dprev_c, dWx, dWh, db
 
 
@@ -82,17 +86,19 @@ def lstm_forward(x, h0, Wx, Wh, b):
     expect_shape("lstm_forward", "Wh", Wh, (None, None))
     N, T, D = np.shape(x)
     H = np.shape(Wh)[0]
-    if h0 is None:
-        h0 = np.zeros((N, H))
-    expect_shape("lstm_forward", "h0", h0, (N, H))
-    prev_h, prev_c = h0, np.zeros((N, H))
+    if h0 is not None:
+        expect_shape("lstm_forward", "h0", h0, (N, H))
+    # BEGIN REFERENCE lstm_forward
+    prev_h = np.zeros((N, H)) if h0 is None else h0
+    prev_c = np.zeros((N, H))  # the cell state starts at zero
     h = np.zeros((N, T, H))
-    step_caches = []
+    cache = []
     for t in range(T):
         prev_h, prev_c, step_cache = lstm_step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b)
         h[:, t] = prev_h
-        step_caches.append(step_cache)
-    return h, step_caches
+        cache.append(step_cache)
+    # END REFERENCE
+    return h, cache
 
 
 def lstm_backward(dh, cache):
@@ -102,17 +108,19 @@ def lstm_backward(dh, cache):
         the gradients through the recurrence are added here); cache: from lstm_forward.
     Returns: dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
-    step_caches = cache
-    expect_shape("lstm_backward", "dh", dh, (None, len(step_caches), None))
+    expect_shape("lstm_backward", "dh", dh, (None, len(cache), None))
     N, T, H = dh.shape
-    D = step_caches[0][0].shape[1]
+    # BEGIN REFERENCE lstm_backward
+    D = cache[0][0].shape[1]
     dx = np.zeros((N, T, D))
     dWx, dWh, db = np.zeros((D, 4 * H)), np.zeros((H, 4 * H)), np.zeros(4 * H)
     dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
     for t in reversed(range(T)):
         dx[:, t], dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(
-            dh[:, t] + dprev_h, dprev_c, step_caches[t])
+            dh[:, t] + dprev_h, dprev_c, cache[t])  # the cell state carries dprev_c back
         dWx += dWx_t
         dWh += dWh_t
         db += db_t
-    return dx, dprev_h, dWx, dWh, db
+    dh0 = dprev_h
+    # END REFERENCE
+    return dx, dh0, dWx, dWh, db

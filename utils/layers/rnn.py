@@ -23,8 +23,11 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     expect_shape("rnn_step_forward", "Wx", Wx, (D, H))
     expect_shape("rnn_step_forward", "Wh", Wh, (H, H))
     expect_shape("rnn_step_forward", "b", b, (H,))
+    # BEGIN REFERENCE rnn_step_forward
     next_h = np.tanh(prev_h @ Wh + x @ Wx + b)
-    return next_h, (x, prev_h, Wx, Wh, next_h)
+    cache = (x, prev_h, Wx, Wh, next_h)
+    # END REFERENCE
+    return next_h, cache
 
 
 def rnn_step_backward(dnext_h, cache):
@@ -35,12 +38,14 @@ def rnn_step_backward(dnext_h, cache):
     Returns: dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
     x, prev_h, Wx, Wh, next_h = cache
-    da = dnext_h * (1.0 - next_h ** 2)  # tanh'(a) = 1 - tanh(a)^2, reusing the output
+    # BEGIN REFERENCE rnn_step_backward
+    da = dnext_h * (1 - next_h ** 2)  # tanh'(a) = 1 - tanh(a)^2, reusing the output
     dx = da @ Wx.T
     dprev_h = da @ Wh.T
     dWx = x.T @ da
     dWh = prev_h.T @ da
     db = da.sum(axis=0)
+    # END REFERENCE
     return dx, dprev_h, dWx, dWh, db
 
 
@@ -54,17 +59,18 @@ def rnn_forward(x, h0, Wx, Wh, b):
     expect_shape("rnn_forward", "x", x, (None, None, None))
     N, T, D = x.shape
     H = np.shape(Wh)[0]
-    if h0 is None:
-        h0 = np.zeros((N, H), dtype=x.dtype)
-    expect_shape("rnn_forward", "h0", h0, (N, H))
-    h = np.zeros((N, T, H), dtype=np.result_type(x, Wx))
-    step_caches = []
-    prev_h = h0
+    if h0 is not None:
+        expect_shape("rnn_forward", "h0", h0, (N, H))
+    # BEGIN REFERENCE rnn_forward
+    prev_h = np.zeros((N, H)) if h0 is None else h0
+    h = np.zeros((N, T, H))
+    cache = []
     for t in range(T):
         prev_h, step_cache = rnn_step_forward(x[:, t, :], prev_h, Wx, Wh, b)
         h[:, t, :] = prev_h
-        step_caches.append(step_cache)
-    return h, step_caches
+        cache.append(step_cache)
+    # END REFERENCE
+    return h, cache
 
 
 def rnn_backward(dh, cache):
@@ -75,19 +81,18 @@ def rnn_backward(dh, cache):
     cache: from rnn_forward.
     Returns: dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
-    step_caches = cache
-    expect_shape("rnn_backward", "dh", dh, (None, len(step_caches), None))
+    expect_shape("rnn_backward", "dh", dh, (None, len(cache), None))
     N, T, H = dh.shape
-    D = step_caches[0][0].shape[1]
-    dx = np.zeros((N, T, D), dtype=dh.dtype)
-    dWx = np.zeros((D, H), dtype=dh.dtype)
-    dWh = np.zeros((H, H), dtype=dh.dtype)
-    db = np.zeros(H, dtype=dh.dtype)
-    dprev = np.zeros((N, H), dtype=dh.dtype)  # gradient arriving from step t+1
+    D = cache[0][0].shape[1]
+    # BEGIN REFERENCE rnn_backward
+    dx = np.zeros((N, T, D))
+    dWx, dWh, db = np.zeros((D, H)), np.zeros((H, H)), np.zeros(H)
+    dprev = np.zeros((N, H))  # the gradient arriving from step t+1
     for t in reversed(range(T)):
-        dx[:, t, :], dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t, :] + dprev,
-                                                                   step_caches[t])
+        dx[:, t], dprev, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dprev, cache[t])
         dWx += dWx_t  # the same weights are used at every step: their gradients add up
         dWh += dWh_t
         db += db_t
-    return dx, dprev, dWx, dWh, db
+    dh0 = dprev
+    # END REFERENCE
+    return dx, dh0, dWx, dWh, db

@@ -12,7 +12,10 @@ def temperature_probs(scores, temperature=1.0):
     Returns: probabilities, same shape as scores.
     """
     scores = score_array("temperature_probs", scores)
-    return softmax(scores / validate.temperature("temperature_probs", temperature))
+    validate.temperature("temperature_probs", temperature)
+    # BEGIN REFERENCE temperature_probs
+    return softmax(scores / temperature)
+    # END REFERENCE
 
 
 def sample_index(probs, rng):
@@ -24,5 +27,6 @@ def sample_index(probs, rng):
     probs = validate.float_array("sample_index", "probs", probs)
     if probs.ndim != 1 or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
         raise ValueError("sample_index: probs must be a 1-D probability vector summing to 1")
-    # inverse-CDF sampling: the first index whose cumulative probability exceeds a uniform draw
-    return int(min(np.searchsorted(np.cumsum(probs), rng.random(), side="right"), len(probs) - 1))
+    # BEGIN REFERENCE sample_index
+    return int(rng.choice(len(probs), p=probs))
+    # END REFERENCE

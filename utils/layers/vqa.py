@@ -48,9 +48,13 @@ def product_fusion_forward(v, q, W_v, b_v, W_q, b_q):
     W_v = validate.float_array(fname, "W_v", W_v, shape=(P, E))
     W_q = validate.float_array(fname, "W_q", W_q, shape=(H, E))
     b_q = validate.float_array(fname, "b_q", b_q, shape=(E,))
+    # BEGIN REFERENCE product_fusion_forward
     a = np.tanh(v @ W_v + b_v)        # (N, E)
     b = np.tanh(q @ W_q + b_q)        # (N, E)
-    return a * b, (v, q, W_v, W_q, a, b)
+    f = a * b
+    cache = (v, q, W_v, W_q, a, b)
+    # END REFERENCE
+    return f, cache
 
 
 def product_fusion_backward(df, cache):
@@ -65,10 +69,13 @@ def product_fusion_backward(df, cache):
                          f"got {validate.shown(cache)}")
     v, q, W_v, W_q, a, b = cache
     df = validate.float_array(fname, "df", df, shape=a.shape)
-    dpre_v = df * b * (1.0 - a ** 2)      # (N, E): each factor's gradient is the other factor
-    dpre_q = df * a * (1.0 - b ** 2)      # (N, E)
-    return (dpre_v @ W_v.T, dpre_q @ W_q.T, v.T @ dpre_v, dpre_v.sum(axis=0),
-            q.T @ dpre_q, dpre_q.sum(axis=0))
+    # BEGIN REFERENCE product_fusion_backward
+    dpre_v = df * b * (1 - a ** 2)      # (N, E): each factor's gradient is the other factor
+    dpre_q = df * a * (1 - b ** 2)      # (N, E)
+    dv, dW_v, db_v = dpre_v @ W_v.T, v.T @ dpre_v, dpre_v.sum(axis=0)
+    dq, dW_q, db_q = dpre_q @ W_q.T, q.T @ dpre_q, dpre_q.sum(axis=0)
+    # END REFERENCE
+    return dv, dq, dW_v, db_v, dW_q, db_q
 
 
 def concat_fusion_backward(df, P):
@@ -96,10 +103,13 @@ def attention_hop_forward(u, V, W_I, W_Q, b_A, w_P):
     b_A = validate.float_array(fname, "b_A", b_A, shape=(K,))
     if L < 1:
         raise ValueError(f"{fname}: V must have at least one location, got shape {V.shape}")
+    # BEGIN REFERENCE attention_hop_forward
     h = np.tanh(V @ W_I + (u @ W_Q + b_A)[:, None, :])     # (N, L, K)
     p = softmax(h @ w_P)                                   # (N, L) over the locations
-    u_next = u + np.einsum("nl,nld->nd", p, V)             # (N, d)
-    return (u_next, p), (u, V, W_I, W_Q, w_P, h, p)
+    u_next = u + np.einsum("nl,nld->nd", p, V)             # (N, d): the residual keeps u
+    cache = (u, V, W_I, W_Q, w_P, h, p)
+    # END REFERENCE
+    return (u_next, p), cache
 
 
 def attention_hop_backward(du_next, dp, cache):
@@ -119,13 +129,20 @@ def attention_hop_backward(du_next, dp, cache):
     u, V, W_I, W_Q, w_P, h, p = cache
     N, L, d = V.shape
     du_next = validate.float_array(fname, "du_next", du_next, shape=(N, d))
+    if dp is not None:
+        dp = validate.float_array(fname, "dp", dp, shape=(N, L))
+    # BEGIN REFERENCE attention_hop_backward
     dp_total = np.einsum("nd,nld->nl", du_next, V)                      # (N, L)
     if dp is not None:
-        dp_total = dp_total + validate.float_array(fname, "dp", dp, shape=(N, L))
+        dp_total = dp_total + dp
     de = p * (dp_total - (p * dp_total).sum(axis=1, keepdims=True))     # (N, L) softmax backward
     dw_P = np.einsum("nlk,nl->k", h, de)                                # (K,)
-    dpre = de[:, :, None] * w_P * (1.0 - h ** 2)                        # (N, L, K) through tanh
+    dpre = de[:, :, None] * w_P * (1 - h ** 2)                          # (N, L, K) through tanh
     dquery = dpre.sum(axis=1)                                           # (N, K): broadcast over L
     dV = p[:, :, None] * du_next[:, None, :] + dpre @ W_I.T             # values + keys
     du = du_next + dquery @ W_Q.T                                       # residual + scores
-    return (du, dV, np.einsum("nld,nlk->dk", V, dpre), u.T @ dquery, dquery.sum(axis=0), dw_P)
+    dW_I = np.einsum("nld,nlk->dk", V, dpre)
+    dW_Q = u.T @ dquery
+    db_A = dquery.sum(axis=0)
+    # END REFERENCE
+    return du, dV, dW_I, dW_Q, db_A, dw_P

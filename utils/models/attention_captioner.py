@@ -140,7 +140,12 @@ def attention_step_torch(h_prev, grid, params):
             raise ValueError(f"{fname}: params[{name!r}] must have shape "
                              f"{shape if A >= 1 else '(A,)'} (H={H}, D={D}, A={A}), "
                              f"got {tuple(params[name].shape)}")
-    return _attend(h_prev, grid, grid @ params["Wa_v"], params["Wa_h"], params["w_a"])
+    # BEGIN REFERENCE attention_step_torch
+    u = torch.tanh(grid @ params["Wa_v"] + (h_prev @ params["Wa_h"]).unsqueeze(1))  # (N, L, A)
+    alpha = torch.softmax(u @ params["w_a"], dim=1)                                # (N, L)
+    context = (alpha.unsqueeze(2) * grid).sum(dim=1)                              # (N, D)
+    # END REFERENCE
+    return context, alpha
 
 
 def location_coordinates(num_locations, dtype=torch.float32):

@@ -194,6 +194,24 @@ def captioning_loss(params, features, captions, null_id=0, cell="lstm", conditio
         raise ValueError(f"{fname}: captions must have shape ({N}, T + 1) with T >= 1 (one row "
                          f"per feature vector), got {captions.shape}")
     null_id = validate.int_in_range(fname, "null_id", null_id, 0, V - 1)
+    if (cell, conditioning) == ("lstm", "init"):  # notebook 06's exercise
+        # BEGIN REFERENCE captioning_loss
+        captions_in, captions_out = captions[:, :-1], captions[:, 1:]            # (N, T) each
+        mask = captions_out != null_id                                            # (N, T)
+        h0 = features @ params["W_proj"] + params["b_proj"]                       # (N, H)
+        x, embed_cache = word_embedding_forward(captions_in, params["W_embed"])  # (N, T, W)
+        h, lstm_cache = lstm_forward(x, h0, params["Wx"], params["Wh"], params["b"])
+        scores, affine_cache = temporal_affine_forward(h, params["W_vocab"], params["b_vocab"])
+        loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
+
+        grads = {}  # backward: the same layers in reverse order
+        dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, affine_cache)
+        dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = lstm_backward(dh, lstm_cache)
+        grads["W_embed"] = word_embedding_backward(dx, embed_cache)
+        grads["W_proj"] = features.T @ dh0                                        # (P, H)
+        grads["b_proj"] = dh0.sum(axis=0)                                         # (H,)
+        # END REFERENCE
+        return float(loss), grads
     T = captions.shape[1] - 1
 
     captions_in, captions_out = captions[:, :-1], captions[:, 1:]      # (N, T) each

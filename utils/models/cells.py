@@ -79,7 +79,15 @@ def gru_step(x, h, Wx, Wh, bx, bh):
     Returns: next_h (B, H).
     """
     H = _check_step_shapes("gru_step", x, h, Wx, Wh, 3)
-    return gru_recurrence(x @ Wx + bx, h, Wh, bh, H)
+    # BEGIN REFERENCE gru_step
+    ax = x @ Wx + bx  # (B, 3H): the input's part of r, z and n
+    ah = h @ Wh + bh  # (B, 3H): the state's part
+    r = torch.sigmoid(ax[:, :H] + ah[:, :H])
+    z = torch.sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
+    n = torch.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])  # r gates the state's part of n only
+    next_h = (1 - z) * n + z * h
+    # END REFERENCE
+    return next_h
 
 
 def gru_recurrence(ax, h, Wh, bh, H):

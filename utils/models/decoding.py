@@ -318,6 +318,48 @@ def _beam_one(fname, step_fn, state, start_id, end_id, max_length, beam_size, al
     return sorted(finished, key=lambda h: -h.score)[:beam_size]  # stable: earlier first on ties
 
 
+def beam_search_one(step_fn, state, start_id, end_id, max_length, beam_size, length_penalty=0.0):
+    """Beam search for one example, written as notebook 06's exercise asks.
+
+    step_fn(prev, state) -> (log_probs (K, V), new_state): prev (K,) the last token of each of
+    the K live hypotheses; state: the decoder's state for one example (K = 1 at the start).
+    Returns: (tokens, score): the best hypothesis's word ids without START/END, and its total
+    log-probability divided by its length (END included) ** length_penalty.
+    ``beam_search`` decodes a batch with the same rule (and checks its arguments).
+    """
+    # BEGIN REFERENCE beam_search
+    beams = [([], 0.0)]                     # (tokens so far, total log-probability)
+    finished = []                           # (tokens, total log-probability, length with END)
+    prev = np.array([start_id])
+    for step in range(max_length):
+        log_probs, state = step_fn(prev, state)
+        log_probs = np.asarray(log_probs.detach().cpu() if hasattr(log_probs, "detach") else log_probs)
+        totals = np.array([lp for _, lp in beams])[:, None] + log_probs     # (B, V)
+        order = np.argsort(-totals, axis=None, kind="stable")
+        rows, words = np.unravel_index(order, totals.shape)
+        keep_rows, keep_words, new_beams = [], [], []
+        for rank, (r, w) in enumerate(zip(rows, words)):
+            tokens = beams[r][0] + [int(w)]
+            if w == end_id:
+                if rank < beam_size:            # a finished caption good enough to enter the beam
+                    finished.append((beams[r][0], float(totals[r, w]), len(tokens)))
+            elif len(new_beams) < beam_size:    # the beam is refilled with unfinished ones
+                keep_rows.append(r); keep_words.append(w); new_beams.append((tokens, float(totals[r, w])))
+            if len(new_beams) == beam_size and rank >= beam_size:
+                break
+        beams = new_beams
+        best_done = max((lp / n ** length_penalty for _, lp, n in finished), default=-np.inf)
+        if not beams or best_done >= max(lp for _, lp in beams) / max_length ** length_penalty:
+            beams = []                          # no live sentence can win any more
+            break
+        state = select_state(state, np.array(keep_rows))
+        prev = np.array(keep_words)
+    finished += [(tokens, lp, len(tokens)) for tokens, lp in beams]   # survivors of max_length
+    tokens, lp, n = max(finished, key=lambda f: f[1] / f[2] ** length_penalty)
+    return tokens, lp / n ** length_penalty
+    # END REFERENCE
+
+
 def _beam_args(fname, start_id, end_id, max_length, beam_size, length_penalty, select):
     start_id, end_id, max_length = _common_args(fname, start_id, end_id, max_length)
     beam_size = validate.positive_int(fname, "beam_size", beam_size)

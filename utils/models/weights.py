@@ -37,11 +37,13 @@ def scale_to_spectral_radius(W, radius):
     """
     radius = validate.positive_number("scale_to_spectral_radius", "radius", radius)
     W = validate.matrix("scale_to_spectral_radius", "W", W)
-    rho = np.max(np.abs(np.linalg.eigvals(W)))
-    if rho < 1e-12:
+    if np.max(np.abs(np.linalg.eigvals(W))) < 1e-12:
         raise ValueError("scale_to_spectral_radius: W has spectral radius 0 (all eigenvalues are 0), "
                          "so no rescaling gives it another one")
+    # BEGIN REFERENCE scale_to_spectral_radius
+    rho = np.max(np.abs(np.linalg.eigvals(W)))  # eigenvalues may be complex: their moduli count
     return W * (radius / rho)
+    # END REFERENCE
 
 
 def random_recurrent_matrix(hidden_size, radius, seed=0):

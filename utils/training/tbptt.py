@@ -33,27 +33,41 @@ def tbptt_step(model, x, y, state, optimizer, clip_norm=None):
     return loss.item(), detach_state(state)  # keep the values, cut the graph
 
 
-def tbptt_epoch(model, streams, seq_len, optimizer, carry_state=True, clip_norm=None,
-                device=None):
-    """One pass over ``streams`` with truncated BPTT.
+def tbptt_epoch(model, streams, seq_len, optimizer):
+    """One pass over ``streams`` with truncated BPTT, the state carried from chunk to chunk.
 
     model: a ``utils.models.char_lm.CharLM`` (``model(x, state) -> (logits, state)``).
     streams: (B, L) integer array from ``utils.data.text.make_streams``.
     seq_len: k, the chunk length: the number of steps between updates and backpropagated.
     optimizer: a torch optimizer over the model's parameters.
-    carry_state: False resets the state to zeros at every chunk (the baseline to compare).
-    clip_norm: clip the global gradient norm to this value (None: no clipping).
     Returns: list of floats, the mean cross-entropy (nats per character) of every chunk.
+    ``tbptt_run`` is the same loop with options (reset the state, clip) for the experiments.
     """
     validate.positive_int("tbptt_epoch", "seq_len", seq_len)
+    device = model_device(model)
     losses = []
-    for loss, _ in tbptt_run(model, streams, seq_len, optimizer, carry_state, clip_norm, device):
-        losses.append(loss)
+    state = None
+    # BEGIN REFERENCE tbptt_epoch
+    for x, y in iter_chunks(streams, seq_len):
+        x = torch.as_tensor(x, dtype=torch.long, device=device)  # (B, k)
+        y = torch.as_tensor(y, dtype=torch.long, device=device)  # (B, k): the next characters
+        logits, state = model(x, state)  # (B, k, V), starting from the carried state
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        state = detach_state(state)  # keep the values, cut the graph: gradients stop here
+        losses.append(loss.item())
+    # END REFERENCE
     return losses
 
 
 def tbptt_run(model, streams, seq_len, optimizer, carry_state=True, clip_norm=None, device=None):
-    """Generator form of ``tbptt_epoch``: yields ``(loss, chunk index)`` after every update."""
+    """``tbptt_epoch`` as a generator with options: yields ``(loss, chunk index)`` after every update.
+
+    carry_state: False resets the state to zeros at every chunk (the baseline to compare);
+    clip_norm: clip the global gradient norm to this value (None: no clipping).
+    """
     device = device or model_device(model)
     model.train()
     state = None
