@@ -11,6 +11,8 @@
 #   make lectures   build lectures/ from solutions/
 #   make check NB=lectures/01_rnn_basics.ipynb    self-check a student's notebook
 #   make grade SUBMISSIONS=dir    grade a class with nbgrader (dir/<student>/<NN_name>.ipynb)
+#   make site       the course website in site/ from the notebooks' stored outputs, offline
+#                   (EDITION=self-study, the default, or student); make site-test checks it in Chromium
 #   make widgets    run the widget notebooks in JupyterLab in headless Chromium (Debian's chromium,
 #                   driven by Playwright); screenshots in results/widgets/. Not part of make test
 
@@ -20,6 +22,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEACHER_STAMP := $(VENV)/.installed-teacher
 BROWSER_STAMP := $(VENV)/.installed-browser
+SITE_STAMP := $(VENV)/.installed-site
+SITE_NODE := site_src/node_modules/.package-lock.json
+EDITION ?= self-study
 PORT ?= 8888
 NB ?=
 SUBMISSIONS ?=
@@ -32,7 +37,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
-.PHONY: setup lab test test-slow test-all gpu-proof execute report lectures check grade widgets clean
+.PHONY: setup lab test test-slow test-all gpu-proof execute report lectures check grade widgets site site-test clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if (3, 11) <= sys.version_info[:2] <= (3, 14) else "the course needs Python 3.11 to 3.14 (the versions its pinned packages publish wheels for, see utils/tools/check_wheels.py), found " + sys.version.split()[0] + ": set PYTHON=python3.12 or similar")'
@@ -50,6 +55,17 @@ $(TEACHER_STAMP): $(STAMP) requirements-teacher.txt
 $(BROWSER_STAMP): $(STAMP) requirements-browser.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-browser.txt
 	@touch $(BROWSER_STAMP)
+
+# Sphinx, nbsphinx and pandoc, for `make site` only: a fourth pinned file
+$(SITE_STAMP): $(STAMP) requirements-site.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-site.txt
+	@touch $(SITE_STAMP)
+
+# the JavaScript the site's pages load (require.js, ipywidgets' html-manager, MathJax), pinned by
+# the lock file and copied into the site; npm needs the registry here, the site build does not
+$(SITE_NODE): site_src/package.json site_src/package-lock.json
+	cd site_src && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $(SITE_NODE)
 
 setup: $(STAMP)
 
@@ -89,6 +105,12 @@ grade: $(TEACHER_STAMP)
 
 widgets: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest tests_browser -rs -v
+
+site: $(SITE_STAMP) $(SITE_NODE)
+	$(BIN)/python -m utils.tools.site --edition $(EDITION)
+
+site-test: site $(BROWSER_STAMP)
+	COURSE_SITE_TEST=1 $(BIN)/python -m pytest tests_browser/test_site.py -rs -v -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
