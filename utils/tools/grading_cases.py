@@ -21,6 +21,7 @@ as its state, a torch tensor as its values (autograd through the student's funct
 sandbox for the vector-Jacobian product), a decoder step function as a callback the grader
 answers.
 """
+import ast
 import contextlib
 import importlib
 import io
@@ -191,7 +192,6 @@ def sandbox_program(submission, lecture):
     the names it imports (numpy as np, torch...). No check cell, demonstration or training
     runs in the sandbox.
     """
-    import ast  # the import lines are read from the lecture's own cells
     mine = {}
     for cell in submission.cells:
         grade_id = cell.get("metadata", {}).get(NBGRADER_KEY, {}).get("grade_id")
@@ -212,11 +212,20 @@ def sandbox_program(submission, lecture):
         except SyntaxError:
             continue
         imports = [ast.get_source_segment(cell.source, node) for node in tree.body
-                   if isinstance(node, (ast.Import, ast.ImportFrom))]
+                   if isinstance(node, (ast.Import, ast.ImportFrom)) and not _for_display(node)]
         if imports:
             program.append((f"imports of {grade_id}", "\n".join(
                 f"try:\n    {line}\nexcept Exception:\n    pass" for line in imports)))
     return program
+
+
+DISPLAY_MODULES = ("matplotlib", "utils.viz", "ipywidgets", "IPython", "tqdm")  # no exercise uses them
+
+
+def _for_display(node):
+    """Whether an import statement only loads figures or widgets (seconds saved per sandbox)."""
+    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+    return all(any(n == m or n.startswith(m + ".") for m in DISPLAY_MODULES) for n in names)
 
 
 # --- a verdict ------------------------------------------------------------------------------

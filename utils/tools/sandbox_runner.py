@@ -21,6 +21,7 @@ and ``__build__`` (a course model or an optimizer over it, see ``BUILDERS``).
 import base64
 import json
 import os
+import signal
 import struct
 import sys
 import traceback
@@ -280,6 +281,7 @@ def main():
     os.dup2(null, 0)
     os.dup2(2, 1)  # what the student prints goes to the log, not into the channel
     sys.stdout = os.fdopen(1, "w", buffering=1)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # process 1 of the sandbox: no zombies kept
     for folder in ("/scratch",):
         if os.path.isdir(folder):
             os.chdir(folder)
