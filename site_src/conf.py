@@ -8,7 +8,7 @@ _site = json.loads((Path(__file__).parent / "course_site.json").read_text())
 
 project = "Recurrent neural networks: a notebook course"
 version = release = _site["version"]
-copyright = (f"version {_site['version']}, {_site['edition']} edition · code MIT, text and "
+copyright = (f"the RNN course authors · version {_site['version']}, {_site['edition']} edition · code MIT, text and "
              f"notebooks CC BY 4.0 · {_site['repository']}")
 extensions = ["nbsphinx"]
 exclude_patterns = ["_doctrees", "**.ipynb_checkpoints"]

@@ -202,7 +202,7 @@ def _check_notebook_page(page, name, settings):
             "folds_closed": closed, "fold_opens": opens}
 
 
-def test_zz_table(capsys):
+def test_zz_table(tools, capsys):
     """The table of every page (after the page tests): printed, and saved to results/site/pages.json."""
     assert TABLE, "no page was opened"
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -182,7 +182,10 @@ def page_notebook(path, fold_solutions):
 
 
 def _rst_escape(text):
-    return re.sub(r"([*_`|\\])", r"\\\1", text)
+    """Markdown table text as reStructuredText: `code` becomes ``code``, the rest is escaped."""
+    parts = re.split(r"`([^`]+)`", text)
+    return "".join(f"``{part}``" if odd else re.sub(r"([*_`|\\])", r"\\\1", part)
+                   for odd, part in ((i % 2, p) for i, p in enumerate(parts)))
 
 
 def index_rst(notebooks, report):
@@ -199,7 +202,7 @@ def index_rst(notebooks, report):
              ".. list-table:: The course map",
              "   :header-rows: 1", "   :class: course-map", "",
              "   * - notebook", "     - what you build and see", "     - study time",
-             f"     - runtime (`{report.get('command', 'make report')}`, {report.get('date', '?')}, "
+             f"     - runtime (``{report.get('command', 'make report')}``, {report.get('date', '?')}, "
              f"{report.get('machine', '?')})",
              "     - read first"]
     for path in notebooks:
@@ -210,7 +213,7 @@ def index_rst(notebooks, report):
         entry = runtimes.get(path.stem)
         runtime = f"{entry['seconds']:.0f} s ({entry['device']})" if entry else "not measured"
         before = ", ".join(f":doc:`{p} <{next(q.stem for q in notebooks if q.name[:2] == p)}>`"
-                           for p in PREREQUISITES[number]) or "-"
+                           for p in PREREQUISITES[number]) or "none"
         lines += [f"   * - :doc:`{number} · {_rst_escape(rows[number]['topic'])} <{path.stem}>`",
                   f"     - {_rst_escape(rows[number]['builds'])}",
                   f"     - {rows[number]['study']}", f"     - {runtime}", f"     - {before}"]
