@@ -17,6 +17,8 @@ What the build does to each cell of a solution notebook:
 - the Colab cell (``utils.tools.colab``: fetches the course in Colab, does nothing elsewhere)
   is put before the first code cell, the setup cell, or brought up to date, in the solution
   notebook and the lecture alike;
+- in the solution notebook, the code between the markers is written from the exercise's one
+  source, its reference in utils (``utils.tools.references``: ``# BEGIN REFERENCE name``);
 - every cell gets nbgrader's metadata from these markers (``utils.tools.nbgrader_meta``), in
   the lecture and in the solution notebook itself (nbgrader's source copy), so that
   ``nbgrader generate_assignment`` turns solutions/ into exactly the sources of lectures/ and
@@ -39,6 +41,7 @@ from utils.tools.notebooks import (ANSWER_PLACEHOLDER, BEGIN_SOLUTION, CODE_PLAC
                                    REPO_ROOT, SOLUTIONS_DIR, check_name, solution_notebooks)
 from utils.checks.core import USING_REFERENCE, USING_YOURS
 from utils.tools import colab
+from utils.tools.references import ReferenceMarkerError, references, with_references
 from utils.tools.nbgrader_meta import with_nbgrader_metadata
 
 
@@ -200,11 +203,25 @@ def lecture_text(solution_path):
     return nbformat.writes(build_lecture(with_colab_cell(nb), _source_name(solution_path))) + "\n"
 
 
-def solution_text(solution_path):
-    """The JSON text of a solution notebook with its nbgrader metadata up to date."""
+def with_utils_references(nb, source_name, refs=None):
+    """The notebook with every code solution region rewritten from its reference in utils (in place)."""
+    refs = references() if refs is None else refs
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            try:
+                cell.source = with_references(cell.source, refs, f"{source_name}, cell {index}")
+            except ReferenceMarkerError as exc:
+                raise BuildError(str(exc)) from None
+    return nb
+
+
+def solution_text(solution_path, refs=None):
+    """The JSON text of a solution notebook with its solutions written from utils and its nbgrader
+    metadata up to date."""
     solution_path = Path(solution_path)
     nb = nbformat.read(solution_path, as_version=4)
     check_markers(nb, _source_name(solution_path))  # before the Colab cell: the file's cell numbers
+    with_utils_references(nb, _source_name(solution_path), refs)
     nb = with_colab_cell(nb)
     build_lecture(nb, _source_name(solution_path))  # validates grade ids
     return nbformat.writes(with_nbgrader_metadata(nb)) + "\n"
