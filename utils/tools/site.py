@@ -18,6 +18,8 @@ What it writes, in a staging folder (build/site/<edition>/) that Sphinx then tur
   folded under it behind "show solution" (the solution lines marked), and each model answer is
   folded behind "show model answer";
 - the README's sections for students and for teachers, one page each.
+A figure output that carries alt text (``{"image/png": {"alt": ...}}`` in its output metadata, or
+a text/plain that is not matplotlib's "<Figure size ...>") gets it as its image's alt on the page.
 """
 import argparse
 import html
@@ -181,6 +183,35 @@ def page_notebook(path, fold_solutions):
     return nb
 
 
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+
+def image_alt_texts(nb, docname):
+    """{image file nbsphinx writes: its alt text} for the figure outputs of a page notebook that
+    carry one: the output's metadata {"image/png": {"alt": ...}}, else its text/plain when that is
+    not matplotlib's "<Figure size ...>". nbsphinx names the files <docname>_<cell>_<output>."""
+    texts = {}
+    for c, cell in enumerate(nb.cells):
+        for o, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {})
+            for mime in IMAGE_TYPES:
+                if mime in data:
+                    alt = output.get("metadata", {}).get(mime, {}).get("alt") or data.get("text/plain", "")
+                    alt = "".join(alt) if isinstance(alt, list) else alt
+                    if alt and not alt.startswith("<Figure size"):
+                        extension = {"image/svg+xml": "svg", "image/jpeg": "jpg"}.get(mime, "png")
+                        texts[f"{docname}_{c}_{o}.{extension}"] = alt
+    return texts
+
+
+def _with_alt_texts(page, texts):
+    """The HTML of a page with each figure's alt text (nbsphinx writes the file's path there)."""
+    def replace(match):
+        alt = texts.get(match["file"])
+        return match[0] if alt is None else f'<img alt="{html.escape(alt)}" src="_images/{match["file"]}"'
+    return re.sub(r'<img alt="[^"]*" src="_images/(?P<file>[^"]+)"', replace, page)
+
+
 def _rst_escape(text):
     """Markdown table text as reStructuredText: `code` becomes ``code``, the rest is escaped."""
     parts = re.split(r"`([^`]+)`", text)
@@ -271,8 +302,12 @@ def stage(edition, stage_dir):
     notebooks = solution_notebooks(source_dir)
     if not notebooks:
         raise SiteError(f"no notebooks in {source_dir}")
+    alt_texts = {}
     for path in notebooks:
-        nbformat.write(page_notebook(path, fold), stage_dir / path.name)
+        page = page_notebook(path, fold)
+        nbformat.write(page, stage_dir / path.name)
+        alt_texts[path.stem] = image_alt_texts(page, path.stem)
+    (stage_dir / "alt_texts.json").write_text(json.dumps(alt_texts, indent=1) + "\n")
     report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     (stage_dir / "index.rst").write_text(index_rst(notebooks, report), encoding="utf-8")
     for name, heading in README_SECTIONS.items():
@@ -298,6 +333,10 @@ def build(edition="self-study", out_dir=OUT_DIR, stage_dir=None, jobs="auto"):
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-j", str(jobs),
                     "-W", "--keep-going", "-d", str(stage_dir / "_doctrees"),
                     str(stage_dir), str(out_dir)], check=True, env=env)
+    alt_texts = json.loads((stage_dir / "alt_texts.json").read_text())
+    for stem, texts in alt_texts.items():
+        page = out_dir / f"{stem}.html"
+        page.write_text(_with_alt_texts(page.read_text(encoding="utf-8"), texts), encoding="utf-8")
     for name in names:   # nbsphinx's copies of the page notebooks: the lectures replace them
         (out_dir / name).unlink(missing_ok=True)
     (out_dir / "notebooks").mkdir(exist_ok=True)
