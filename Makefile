@@ -10,7 +10,7 @@
 #   make report     the same, and write results/report.{md,json} and the README's results table
 #   make lectures   build lectures/ from solutions/
 #   make check NB=lectures/01_rnn_basics.ipynb    self-check a student's notebook
-#   make grade SUBMISSIONS=dir    grade a class with nbgrader (dir/<student>/<NN_name>.ipynb)
+#   make grade SUBMISSIONS=dir    grade a class: nbgrader's gradebook, each submission in a sandbox (dir/<student>/<NN_name>.ipynb)
 #   make site       the course website in site/ from the notebooks' stored outputs, offline
 #                   (EDITION=self-study, the default, or student); make site-test checks it in Chromium
 #   make widgets    run the widget notebooks in JupyterLab in headless Chromium (Debian's chromium,
@@ -99,8 +99,12 @@ check: $(STAMP)
 	@if [ -z "$(NB)" ]; then echo "usage: make check NB=lectures/01_rnn_basics.ipynb"; exit 2; fi
 	$(BIN)/python -m utils.tools.selfcheck "$(NB)"
 
+# the sandbox needs util-linux's unshare, prlimit and setpriv: installed with apt where missing;
+# without them (or without Linux namespaces) the grader refuses in one line, unless GRADE_ARGS=--unsafe
 grade: $(TEACHER_STAMP)
 	@if [ -z "$(SUBMISSIONS)" ]; then echo "usage: make grade SUBMISSIONS=dir  (dir/<student>/<NN_name>.ipynb)"; exit 2; fi
+	@command -v unshare >/dev/null && command -v prlimit >/dev/null && command -v setpriv >/dev/null \
+		|| { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -qq util-linux >/dev/null; } || true
 	$(BIN)/python -m utils.tools.grade "$(SUBMISSIONS)" --out "$(GRADES)" --timeout $(TIMEOUT) --jobs $(JOBS) $(GRADE_ARGS)
 
 widgets: $(STAMP) $(BROWSER_STAMP)

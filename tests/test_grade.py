@@ -1,6 +1,7 @@
 """Grading a class with nbgrader: the metadata the build writes, nbgrader's own release of the
 solutions, and `make grade` on a class of submissions of every kind."""
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -130,7 +131,8 @@ def test_grading_a_class(tmp_path):
     submissions, out = tmp_path / "submissions", tmp_path / "grades"
     _a_class(submissions)
     start = time.monotonic()
-    rows = grade_class(submissions, out, jobs=1, timeout=20)  # one notebook at a time: a 2-core machine
+    seed = int.from_bytes(os.urandom(4), "little") % 2 ** 31  # the same fresh inputs both ways below
+    rows = grade_class(submissions, out, jobs=1, timeout=20, seed=seed)  # one notebook at a time: a 2-core machine
     elapsed = time.monotonic() - start
     assert psutil.Process().children(recursive=True) == []  # the looping kernel was killed too
     print(f"graded {len(rows)} files in {elapsed:.0f} s")
@@ -173,7 +175,7 @@ def test_grading_a_class(tmp_path):
         assert gb.find_submission("00_welcome", "perfect").score == 1
         assert len(gb.students) == 4  # the timed-out one has no grades
 
-    # graded with every cell run (training and figures included), the gradebook is the same
-    grade_class(submissions, tmp_path / "whole", jobs=1, timeout=20, whole=True)
+    # with every cell given to nbgrader (training and figures included), the gradebook is the same
+    grade_class(submissions, tmp_path / "whole", jobs=1, timeout=20, whole=True, seed=seed)
     assert (tmp_path / "whole" / "gradebook.csv").read_text(encoding="utf-8") == \
         (out / "gradebook.csv").read_text(encoding="utf-8")

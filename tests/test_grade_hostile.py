@@ -94,11 +94,21 @@ except OSError:
 '''
 
 REFERENCE = r'''
+import numpy as np
 try:
     from utils.layers import rnn_step_forward as _reference
-    ATTACK_WORKED = callable(_reference)
-except ImportError:
+    _r = np.random.default_rng()
+    _reference(_r.normal(size=(2, 3)), _r.normal(size=(2, 4)), _r.normal(size=(3, 4)),
+               _r.normal(size=(4, 4)), _r.normal(size=4))
+    ATTACK_WORKED = True
+except Exception:
     ATTACK_WORKED = False
+'''
+
+CALLS_REFERENCE = '''
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    from utils.layers import rnn_step_forward as reference
+    return reference(x, prev_h, Wx, Wh, b)
 '''
 
 PROBES = {"snoop": SNOOP, "write_outside": WRITE_OUTSIDE, "tamper": TAMPER, "network": NETWORK,
@@ -170,6 +180,8 @@ def hostile_class(root, port, harmful=True):
     for name, probe in PROBES.items():
         _edit_exercise(lecture_with_answers(NOTEBOOK, student(name)), "output_projection",
                        after="\n" + probe.replace("{port}", str(port)) + BREAK)
+    _edit_exercise(lecture_with_answers(NOTEBOOK, student("calls_reference")), "rnn_step_forward",
+                   after="\n" + CALLS_REFERENCE)
     if harmful:
         _edit_exercise(lecture_with_answers(NOTEBOOK, student("fork_bomb")), "output_projection",
                        after="\n" + FORK_BOMB)
@@ -276,7 +288,7 @@ def test_the_sandbox_confines_the_students_code(view, tmp_path):
     if not _release_view():
         pytest.skip("the course view still holds the references (utils/tools/release.py is not "
                     "there yet); a call of the reference is refused once it is")
-    assert worked["reference"] is False
+    assert worked["reference"] is False  # the release's stand-in knows no answer for fresh inputs
 
 
 def _release_view():
@@ -346,6 +358,8 @@ def test_grading_a_hostile_class(tmp_path):
     for name in ("snoop", "write_outside", "tamper", "network"):
         assert scores(name) == ("1", "1", "1"), name
     assert listener.accepted == 0
+    if _release_view():
+        assert scores("calls_reference") == ("0", "0", "1")
     assert "process limit" in table["fork_bomb"]["message"]
     assert "memory limit" in table["allocate_30gb"]["message"]
     assert all(r["status"] == "graded" for r in table.values())

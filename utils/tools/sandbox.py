@@ -66,8 +66,9 @@ def course_view(nn, folder):
     """Write the course files a student of notebook ``nn`` gets into ``folder``; return its path.
 
     The student release (utils.tools.release.build_release) when the course has it: lectures
-    00..nn, utils without the references of the exercises of nn..08, datasets/. Until then, a
-    copy of lectures 00..nn, utils/ and datasets/ (which still holds every reference).
+    00..nn, utils whose references of the exercises of nn..08 answer only the self-check's
+    recorded inputs, datasets/. Without it, a copy of lectures 00..nn, utils/ and datasets/
+    (which still holds every reference).
     """
     try:
         from utils.tools.release import build_release  # the release module, once the course has it
@@ -120,7 +121,7 @@ def _system_dirs():
 
 SETUP = r"""
 set -eu
-R="$1"; VIEW="$2"; UID_="$3"; shift 3
+R="$1"; VIEW="$2"; UID_="$3"; RUNNER="$4"; shift 4
 mount --make-rprivate /
 mount -t tmpfs -o mode=755,size=16m sandbox "$R"
 for d in $SYSTEM_DIRS; do mkdir -p "$R$d"; mount --rbind "$d" "$R$d"; mount -o remount,bind,ro "$R$d"; done
@@ -128,6 +129,7 @@ for l in /bin /sbin /lib /lib64 /lib32; do [ -L "$l" ] && ln -s "$(readlink "$l"
 mkdir -p "$R/etc" "$R/course" "$R/scratch" "$R/proc" "$R/dev" "$R/tmp"
 [ -f /etc/ld.so.cache ] && touch "$R/etc/ld.so.cache" && mount --bind /etc/ld.so.cache "$R/etc/ld.so.cache" || true
 mount --rbind "$VIEW" "$R/course"; mount -o remount,bind,ro "$R/course"
+mkdir -p "$R/runner"; mount --bind "$RUNNER" "$R/runner"; mount -o remount,bind,ro "$R/runner"
 mount -t tmpfs -o "mode=700,size=${SCRATCH_MB}m" scratch "$R/scratch"
 chown "$UID_:$UID_" "$R/scratch" 2>/dev/null || true
 mount --rbind "$R/scratch" "$R/tmp"
@@ -160,18 +162,21 @@ class Sandbox:
                "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8"}
         python = os.path.join(sys.prefix, "bin", "python")
-        runner = [python, "-I" if unsafe else "-s", "-m", "utils.tools.sandbox_runner"]
+        # the runner travels on its own: a student release holds no grading tools
+        self._runner_dir = Path(tempfile.mkdtemp(prefix="sandbox-runner-"))
+        shutil.copy2(runner.__file__, self._runner_dir / "sandbox_runner.py")
+        os.chmod(self._runner_dir, 0o755)  # readable by the sandbox's unprivileged uid
         if unsafe:
             scratch = Path(tempfile.mkdtemp(prefix="sandbox-scratch-"))
             env.update(HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch),
                        PYTHONPATH=str(view))
-            runner[1] = "-s"
-            argv, cwd = rlimits + runner, scratch
-            self._cleanup = [scratch]
+            argv = rlimits + [python, "-s", str(self._runner_dir / "sandbox_runner.py")]
+            cwd = scratch
+            self._cleanup = [scratch, self._runner_dir]
         else:
             env["PYTHONPATH"] = "/course"
             self._root = Path(tempfile.mkdtemp(prefix="sandbox-root-"))
-            self._cleanup = [self._root]
+            self._cleanup = [self._root, self._runner_dir]
             if os.geteuid() == 0:
                 uid = NOBODY_BASE + _next_uid[0] % 10000
                 _next_uid[0] += 1
@@ -179,8 +184,10 @@ class Sandbox:
                         "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
             else:
                 uid, drop = 0, []
-            inner = rlimits + drop + ["/usr/bin/env", "-i"] + [f"{k}={v}" for k, v in env.items()] + runner
-            argv = _namespaces() + ["sh", "-c", SETUP, "sandbox", str(self._root), str(view), str(uid)] + inner
+            inner = (rlimits + drop + ["/usr/bin/env", "-i"] + [f"{k}={v}" for k, v in env.items()]
+                     + [python, "-s", "/runner/sandbox_runner.py"])
+            argv = _namespaces() + ["sh", "-c", SETUP, "sandbox", str(self._root), str(view), str(uid),
+                                    str(self._runner_dir)] + inner
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                    "SYSTEM_DIRS": " ".join(_system_dirs()), "SCRATCH_MB": str(lim.scratch_mb)}
             cwd = "/"
@@ -204,7 +211,9 @@ class Sandbox:
             sig = code - 128
         else:
             sig = None
-        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and "CPU" in log):
+        spent = time.monotonic() - self.started
+        # unshare may report a child killed by SIGXCPU as exit status 1
+        if sig == signal.SIGXCPU or (code == 1 and spent >= self.limits.cpu and not log.strip()):
             return f"CPU time limit ({self.limits.cpu} s)"
         if sig == signal.SIGXFSZ:
             return f"file size limit ({self.limits.file_mb} MB)"

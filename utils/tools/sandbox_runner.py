@@ -20,6 +20,7 @@ and ``__build__`` (a course model or an optimizer over it, see ``BUILDERS``).
 """
 import base64
 import json
+import linecache
 import os
 import signal
 import struct
@@ -200,8 +201,10 @@ class Runner:
     def load(self, message):
         errors = {}
         for label, source in message["cells"]:
+            filename = f"{CELL_PREFIX}{label}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             try:
-                exec(compile(source, f"{CELL_PREFIX}{label}>", "exec"), self.namespace)
+                exec(compile(source, filename, "exec"), self.namespace)
             except BaseException as exc:  # anything the student's cell raises is reported
                 errors[label] = describe(exc)
             self._only_main()

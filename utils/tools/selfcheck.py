@@ -14,6 +14,11 @@ itself again, forever). It then prints one line per exercise:
 passed / wrong (with the first line of the check's message) / not implemented / not reached.
 Nothing is written next to the student's notebook. Exit status: 0 if every exercise passed,
 1 if some did not, 2 if the path is not a lecture notebook.
+
+The self-check is for the student, not for grading: the checks run in the student's own
+kernel, after the student's code, which could replace or patch them (fooling yourself gains
+nothing). The trusted path is ``make grade`` (utils.tools.grade): the student's code runs in a
+sandbox and every check is decided in the grader's own process, on fresh inputs.
 """
 import argparse
 import contextlib
