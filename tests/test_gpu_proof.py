@@ -84,7 +84,7 @@ def test_a_merge_keeps_the_last_run_of_each_notebook_and_says_which_run_it_is(tm
     assert merged["selfchecks"][0]["passed"] and merged["selfchecks_from"] == "run3.json"
     assert [s["run"] for s in merged["merged_from"]] == ["run1_log.txt", "run2.json", "run3.json"]
     text = (tmp_path / "out" / "report.md").read_text()
-    assert "| 00_welcome | - s | 5.0 s | - | ran | run3.json |" in text
+    assert "| 00_welcome | - | 5.0 s | - | ran | run3.json |" in text
     assert "| 02_char_rnn | 90.0 s | ran | lstm validation nats | - | - | 1.200 | run3.json |" in text
     # merging the merged report again keeps each row's run
     again = gpu_proof.merge([tmp_path / "out" / "report.json"], tmp_path / "again")
@@ -127,3 +127,29 @@ def test_the_passes_run_in_the_order_asked_with_the_self_checks_beside_the_accel
     assert [(r["notebook"], r["budget"]) for r in report["runs"]] == [
         ("01_rnn_basics", "accelerator"), ("02_char_rnn", "accelerator"), ("02_char_rnn", "cpu")]
     assert len(report["selfchecks"]) == 2 and not list(tmp_path.glob("*.part"))
+
+
+def test_a_notebook_the_command_asked_for_but_did_not_finish_gets_a_row(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_proof, "CPU_REFERENCE", tmp_path / "none.json")
+    stopped = tmp_path / "run3.json"
+    stopped.write_text(json.dumps(_report(
+        "python -m utils.tools.gpu_proof --out /o --budgets accelerator cpu --notebooks 01 05 --cpu-notebooks 05",
+        [_row("01_rnn_basics", "accelerator", 7.9)])))
+    later = tmp_path / "run4.json"
+    later.write_text(json.dumps(_report("python -m utils.tools.gpu_proof --out /o --budgets cpu --notebooks 05",
+                                        [_row("05_lstm_gru", "cpu", 139.1)])))
+    merged = gpu_proof.merge([stopped, later], tmp_path / "out")
+    rows = {(r["notebook"], r["budget"]): (r["run"], r["error"]) for r in merged["runs"]}
+    assert rows == {("01_rnn_basics", "accelerator"): ("run3.json", None),
+                    ("05_lstm_gru", "accelerator"): ("run3.json", "not finished: the proof was stopped first"),
+                    ("05_lstm_gru", "cpu"): ("run4.json", None)}
+    assert "| 05_lstm_gru | - | not finished: the proof was stopped first |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_time_outside_the_cells_is_measured(tmp_path):
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("y = 2")])
+    path = tmp_path / "09_small.ipynb"
+    nbformat.write(nb, path)
+    row = gpu_proof.run_notebook(path, "cpu", "cpu", timeout=60)
+    assert 0 <= row["outside_cells_s"] <= row["seconds"] and row["longest_output_wait"].startswith("cell ")

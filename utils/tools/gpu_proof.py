@@ -68,14 +68,26 @@ def accelerator():
     return None if found == "cpu" else found
 
 
-def _seconds(cell):
-    """Execution time of an executed cell, from nbclient's timing metadata (0.0 when absent)."""
+def _seconds(cell, start="iopub.execute_input", end="shell.execute_reply"):
+    """Seconds between two of nbclient's timing stamps of an executed cell (0.0 when absent):
+    by default its execution, from the kernel's taking it to its reply."""
     timing = cell.get("metadata", {}).get("execution", {})
-    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    start, end = timing.get(start), timing.get(end)
     if not (start and end):
         return 0.0
     parse = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
     return (parse(end) - parse(start)).total_seconds()
+
+
+def _outside_cells(nb, seconds):
+    """Where a notebook's wall time went outside its cells' own execution: the total, and the
+    longest wait for a cell's outputs after its reply (reply to idle), as "cell k: s"."""
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    inside = sum(_seconds(c) for _, c in code)
+    waits = [(_seconds(c, "shell.execute_reply", "iopub.status.idle"), i) for i, c in code]
+    wait, where = max(waits, default=(0.0, None))
+    return {"outside_cells_s": round(seconds - inside, 1),
+            "longest_output_wait": f"cell {where}: {wait:.1f} s" if where is not None else None}
 
 
 def _reported_device(nb):
@@ -119,7 +131,8 @@ def run_notebook(path, device, budget, timeout=600):
     cells = [{"index": i, "seconds": round(s, 2), "first_line": c.source.strip().splitlines()[0][:70]}
              for i, c, s in timed if s >= SLOW_CELL_S]
     return {"notebook": path.stem, "device": device, "budget": budget, "seconds": round(seconds, 1),
-            "reported_device": _reported_device(nb), "cells": cells, "values": values, "error": error}
+            "reported_device": _reported_device(nb), "cells": cells, "values": values, "error": error,
+            **_outside_cells(nb, seconds)}
 
 
 def _run_one(job):
@@ -178,6 +191,10 @@ def _plain(text):
     return re.sub(r"\x1b\[[0-9;]*m", "", text or "")
 
 
+def _s(seconds):
+    return "-" if seconds is None else f"{seconds} s"
+
+
 def _value(value):
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -192,8 +209,14 @@ README_START, README_END = "<!-- gpu:start -->", "<!-- gpu:end -->"
 def readme_block(report, reference):
     """The README's summary: the header and the per-notebook tables of markdown(), and where the rest is."""
     text = markdown(report, reference)
-    head = text.split("\nCells of at least a second")[0]
-    return head.rstrip() + "\n\nPer cell, every headline figure and the self-checks: `results/gpu/report.md`.\n"
+    head = text.split("\nCells of at least a second")[0].rstrip()
+    checks = report.get("selfchecks") or []
+    if checks:
+        failed = ", ".join(r["notebook"] for r in checks if not r["passed"])
+        head += (f"\n\nSelf-check of each lecture with its solutions pasted in, on the device: "
+                 f"{sum(r['passed'] for r in checks)} of {len(checks)} lectures pass"
+                 + (f" (not: {failed})." if failed else "."))
+    return head + "\n\nPer cell, every headline figure and the self-checks: `results/gpu/report.md`.\n"
 
 
 def _headline(notebook, *value_dicts):
@@ -239,7 +262,7 @@ def markdown(report, reference):
         for row in cpu_rows:
             base = ref.get(row["notebook"])
             ratio = f"{base['seconds'] / row['seconds']:.1f}x" if base and row["seconds"] else "-"
-            lines.append(f"| {row['notebook']} | {base['seconds'] if base else '-'} s | {row['seconds']} s | {ratio} | "
+            lines.append(f"| {row['notebook']} | {_s(base['seconds'] if base else None)} | {_s(row['seconds'])} | {ratio} | "
                          f"{_plain(row['error']) or 'ran'} |" + run_col(row))
         lines.append("")
     acc_rows = [r for r in report["runs"] if r["budget"] == "accelerator"]
@@ -255,7 +278,7 @@ def markdown(report, reference):
             cpu = runs.get((row["notebook"], "cpu"), {}).get("values", {})
             name = _headline(row["notebook"], row["values"], base, cpu)
             cells = [_value(v[name]) if name in v else "-" for v in (base, cpu, row["values"])]
-            lines.append(f"| {row['notebook']} | {row['seconds']} s | {_plain(row['error']) or 'ran'} | "
+            lines.append(f"| {row['notebook']} | {_s(row['seconds'])} | {_plain(row['error']) or 'ran'} | "
                          f"{name.replace('_', ' ') if name else '-'} | {' | '.join(cells)} |" + run_col(row))
         lines.append("")
     lines += ["Cells of at least a second (CPU budget):", "",
@@ -267,12 +290,19 @@ def markdown(report, reference):
             cpu_s = base.get(key, {}).get("seconds")
             ratio = f"{cpu_s / cell['seconds']:.1f}x" if cpu_s else "-"
             lines.append(f"| {row['notebook']} | {cell['index']} | `{cell['first_line']}` | "
-                         f"{cpu_s if cpu_s is not None else '-'} s | {cell['seconds']} s | {ratio} |")
+                         f"{_s(cpu_s)} | {cell['seconds']} s | {ratio} |")
     if acc_rows:
         lines += ["", "Cells of at least a second (accelerator budget, device):", "",
                   "| notebook | cell | first line | device |", "| --- | --- | --- | --- |"]
         lines += [f"| {row['notebook']} | {cell['index']} | `{cell['first_line']}` | {cell['seconds']} s |"
                   for row in acc_rows for cell in row["cells"]]
+    outside = [r for r in report["runs"] if r.get("outside_cells_s") is not None]
+    if outside:
+        lines += ["", "Wall time outside the cells' own execution (kernel start and stop, waits between "
+                  "cells, outputs still arriving after a cell's reply):", "",
+                  "| notebook | budget | wall | outside the cells | longest wait for outputs |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['notebook']} | {r['budget']} | {_s(r['seconds'])} | {_s(r['outside_cells_s'])} | "
+                  f"{r.get('longest_output_wait') or '-'} |" for r in outside]
     lines += ["", "Every headline figure (each notebook's record_results):", "",
               "| notebook | figure | CPU reference | device, CPU budget | device, GPU budget |",
               "| --- | --- | --- | --- | --- |"]
@@ -300,12 +330,35 @@ def runs_from_log(text):
     return runs
 
 
+def unfinished(report):
+    """Rows for the notebooks a report's command asked for but that have no row: the proof was
+    stopped first (its remote script's time limit). [] when the command cannot be read."""
+    import shlex
+    words = shlex.split(report.get("command", ""))
+    if words[:3] != ["python", "-m", "utils.tools.gpu_proof"] or "--merge" in words:
+        return []
+    try:
+        args = _parser().parse_args(words[3:])
+    except SystemExit:
+        return []
+    numbered = lambda numbers: [p.stem for p in solution_notebooks() if not numbers or p.name[:2] in numbers]
+    budgets = args.budgets or (["cpu"] if report.get("device") == "cpu" else ["cpu", "accelerator"])
+    done = {(r["notebook"], r["budget"]) for r in report["runs"]}
+    return [{"notebook": name, "budget": budget, "seconds": None, "cells": [], "values": {},
+             "reported_device": None, "error": "not finished: the proof was stopped first"}
+            for budget in budgets
+            for name in numbered(args.cpu_notebooks if budget == "cpu" and args.cpu_notebooks is not None
+                                 else args.notebooks)
+            if (name, budget) not in done]
+
+
 def merge(paths, out):
     """One report from several runs on the same device (JSON reports, or logs of runs cut short).
 
     For each notebook and budget the run listed last wins; each row says which run (file name) it
     comes from ("run"; a row of an earlier merged report keeps its own), and the self-checks come
-    from the last report that has them. The header (date, device, command) is the last JSON
+    from the last report that has them. A notebook a report's command asked for but did not finish
+    gets a row that says so (see unfinished), unless a later run has it. The header (date, device, command) is the last JSON
     report's. Writes out/report.{json,md}. Returns: the merged report.
     """
     merged, rows, sources, selfchecks = None, {}, [], None
@@ -313,7 +366,7 @@ def merge(paths, out):
         if path.suffix == ".json":
             report = json.loads(path.read_text())
             merged = dict(report)
-            runs = report["runs"]
+            runs = report["runs"] + unfinished(report)
             earlier = report.get("merged_from", [])
             sources += [s for s in earlier if s["run"] not in {t["run"] for t in sources}]
             if not earlier:
@@ -338,7 +391,7 @@ def merge(paths, out):
     return merged
 
 
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cuda", "mps", "cpu"), help="default: the accelerator found")
     parser.add_argument("--notebooks", nargs="*", default=[], help="numbers such as 02 05 (default: all)")
@@ -349,7 +402,7 @@ def main(argv=None):
     parser.add_argument("--selfcheck-jobs", type=int, default=None,
                         help="self-checks at once (default: 1 on the CPU, else --jobs)")
     parser.add_argument("--write-reference", action="store_true",
-                        help=f"(CPU only) write the runs to {CPU_REFERENCE.relative_to(REPO_ROOT)}")
+                        help="(CPU only) write the runs to results/gpu/cpu_reference.json")
     parser.add_argument("--no-selfcheck", action="store_true")
     parser.add_argument("--budgets", nargs="*", choices=("cpu", "accelerator"),
                         help="in this order (default: cpu, and accelerator on a GPU)")
@@ -359,6 +412,11 @@ def main(argv=None):
     parser.add_argument("--merge", nargs="+", type=Path, metavar="REPORT",
                         help="only merge earlier runs' report.json files (or logs) into --out")
     parser.add_argument("--readme", action="store_true", help="write the summary table into README.md")
+    return parser
+
+
+def main(argv=None):
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.merge:
         reference = json.loads(CPU_REFERENCE.read_text()) if CPU_REFERENCE.is_file() else None
