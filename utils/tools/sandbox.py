@@ -67,15 +67,15 @@ def course_view(nn, folder):
 
     The student release (utils.tools.release.build_release) when the course has it: lectures
     00..nn, utils whose references of the exercises of nn..08 answer only the self-check's
-    recorded inputs, datasets/. Without it, a copy of lectures 00..nn, utils/ and datasets/
-    (which still holds every reference).
+    recorded inputs, datasets/. Without it, and for 00 (which has no release), a copy of
+    lectures 00..nn, utils/ and datasets/ (which still holds every reference).
     """
     try:
         from utils.tools.release import build_release  # the release module, once the course has it
     except ImportError:
         build_release = None
     folder = Path(folder)
-    if build_release is not None:
+    if build_release is not None and nn != "00":  # 00 has no release of its own
         return Path(build_release(nn, folder))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "lectures").mkdir()
