@@ -23,7 +23,7 @@ import torch
 from cycler import cycler
 
 import utils
-from utils import palette, validate
+from utils import exercises, palette, validate
 
 # A fixed number of CPU threads keeps floating-point reductions in the same order from run to
 # run, so rounded numbers printed by the notebooks are reproducible. Override with the
@@ -112,6 +112,15 @@ def describe_device(device):
     return device.type
 
 
+def _ipython():
+    """The running IPython shell, or None outside a notebook or IPython."""
+    try:
+        from IPython import get_ipython  # here: IPython is optional for scripts and tests
+    except ImportError:
+        return None
+    return get_ipython()
+
+
 def setup_notebook(seed=0, device=None, quiet=False):
     """Prepare a notebook: seed everything, fix CPU threads, set print options, pick the device.
 
@@ -132,6 +141,9 @@ def setup_notebook(seed=0, device=None, quiet=False):
                                 "axes.grid": True, "grid.alpha": 0.3,
                                 "axes.prop_cycle": cycler(color=palette.SERIES)})
     chosen = pick_device(device if device is not None else os.environ.get(DEVICE_VARIABLE) or None)
+    shell = _ipython()
+    if shell is not None and exercises.in_release():
+        exercises.install_skipping(shell)  # cells that need an unsolved exercise say so, Run All goes on
     if not quiet:
         print(f"course {utils.__version__} · seed {seed} · numpy {np.__version__} · "
               f"torch {torch.__version__} · device {describe_device(chosen)}")

@@ -264,8 +264,9 @@ def check_gru_step(student_fn, seed=4):
                  "(relative error < 1e-6)")
 
 
-def _gru_hint(x, h, params, got):
-    """Name a classic GRU mistake if the student's output matches it."""
+def _gru_variants(x, h, params):
+    """What two classic GRU slips give on one step: {slip: next_h (B, H)}."""
+    # ALSO REFERENCE gru_step  (the slips are the answer with one change: withheld with it)
     Wx, Wh, bx, bh = params
     H = h.shape[1]
     ax, ah = x @ Wx + bx, h @ Wh + bh
@@ -273,6 +274,11 @@ def _gru_hint(x, h, params, got):
     z = torch.sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
     n = torch.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
     n_cho = torch.tanh(ax[:, 2 * H:] + (r * h) @ Wh[:, 2 * H:] + bh[2 * H:])
+    return {"z * n + (1 - z) * h": z * n + (1 - z) * h, "reset before the product": (1 - z) * n_cho + z * h}
+
+
+def _gru_hint(x, h, params, got):
+    """Name a classic GRU mistake if the student's output matches it."""
     variants = {
         "z * n + (1 - z) * h": "the update gate is swapped: torch's GRU keeps the old state where z is 1, "
                                "next_h = (1 - z) * n + z * h",
@@ -280,9 +286,7 @@ def _gru_hint(x, h, params, got):
                                     "form); torch.nn.GRU applies it after: n = tanh(x Wx_n + bx_n + "
                                     "r * (h Wh_n + bh_n))",
     }
-    candidates = {"z * n + (1 - z) * h": z * n + (1 - z) * h,
-                  "reset before the product": (1 - z) * n_cho + z * h}
-    for key, value in candidates.items():
+    for key, value in _gru_variants(x, h, params).items():
         try:
             if torch.allclose(got.detach().double(), value, atol=1e-9):
                 return "It matches a known variant: " + variants[key] + "."

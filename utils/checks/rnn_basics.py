@@ -6,7 +6,7 @@ weight matrix is caught), a non-zero initial state and inputs large enough for t
 import numpy as np
 
 from utils.checks.core import CheckFailed, call_student, exercise_check, expect_array, expect_tuple, expect_unchanged, passed
-from utils.layers import rnn_forward, rnn_step_forward, temporal_affine_forward
+from utils.layers import output_projection, rnn_forward, rnn_step_forward
 
 CASES = [(3, 5, 4, 6), (2, 7, 6, 3), (1, 4, 8, 5)]  # (N, D, H, T)
 
@@ -71,7 +71,7 @@ def check_output_projection(student_fn, seed=2):
         if isinstance(scores, tuple):
             raise CheckFailed(f"{name}: should return only the scores array (N, T, V), "
                               f"got a tuple of {len(scores)}")
-        expected, _ = temporal_affine_forward(h, Wy, by)
+        expected = output_projection(h, Wy, by)
         expect_array(name, scores, expected, what=f"scores (case N={N}, T={T}, H={H}, V={V})")
     passed(name, f"matches the reference on {len(CASES)} random cases "
                  f"(max relative error < 1e-8)")

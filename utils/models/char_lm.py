@@ -18,7 +18,7 @@ from torch import nn
 
 from utils import validate
 from utils.course import as_device, eval_mode, model_device
-from utils.data.text import iter_chunks, make_streams
+from utils.data.text import iter_chunks
 from utils.layers.sampling import sample_index, temperature_probs
 from utils.models.cells import CELL_MODULES, CELLS
 
@@ -106,7 +106,8 @@ def evaluate_nats_per_char(model, ids, batch_size=32, seq_len=256, device=None):
     n_streams = max(1, min(batch_size, len(ids) // seq_len))
     total, count, state = 0.0, 0, None
     with eval_mode(model):
-        for x, y in iter_chunks(make_streams(ids, n_streams), seq_len):
+        length = len(ids) // n_streams  # contiguous streams, as make_streams cuts them
+        for x, y in iter_chunks(ids[: n_streams * length].reshape(n_streams, length), seq_len):
             x = torch.from_numpy(x).to(device)
             y = torch.from_numpy(y).to(device)
             logits, state = model(x, state)

@@ -27,6 +27,7 @@ from utils.tools.notebooks import BEGIN_SOLUTION, END_SOLUTION, REPO_ROOT, SOLUT
 
 UTILS_DIR = REPO_ROOT / "utils"
 BEGIN_REFERENCE = "# BEGIN REFERENCE"
+ALSO_REFERENCE = "# ALSO REFERENCE"  # a helper that shows the answer in another form (a slip's variant...)
 END_REFERENCE = "# END REFERENCE"
 
 # path: the utils file; begin, end: 0-based indices of the two marker lines; body: the lines
@@ -71,6 +72,19 @@ def references(utils_dir=UTILS_DIR):
                 begin = None
         if begin is not None:
             raise ReferenceMarkerError(f"{path}:{begin + 1}: '{BEGIN_REFERENCE}' never closed")
+    return found
+
+
+def also_references(utils_dir=UTILS_DIR):
+    """Helpers that would show an exercise's answer (a comment ``# ALSO REFERENCE name`` in their
+    body): a release leaves them out with that exercise. Returns: [(exercise name, path, line index)]."""
+    found = []
+    for path in sorted(Path(utils_dir).rglob("*.py")):
+        if "tools" in path.relative_to(utils_dir).parts:
+            continue
+        for index, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if line.strip().startswith(ALSO_REFERENCE):
+                found.append((line.strip()[len(ALSO_REFERENCE):].split()[0], path, index))
     return found
 
 

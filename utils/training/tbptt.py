@@ -23,6 +23,7 @@ def tbptt_step(model, x, y, state, optimizer, clip_norm=None):
     state: the state carried in from the previous chunk (detached), or None for zeros.
     Returns: (loss as a float, the new state detached from the graph).
     """
+    # ALSO REFERENCE tbptt_epoch  (its loop's body: a student release leaves it out with it)
     logits, state = model(x, state)  # (B, k, V)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
     optimizer.zero_grad()
