@@ -37,7 +37,7 @@ NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
-.PHONY: setup lab test test-slow test-all gpu-proof execute report lectures check grade widgets site site-test clean
+.PHONY: release setup lab test test-slow test-all gpu-proof execute report lectures check grade widgets site site-test clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if (3, 11) <= sys.version_info[:2] <= (3, 14) else "the course needs Python 3.11 to 3.14 (the versions its pinned packages publish wheels for, see utils/tools/check_wheels.py), found " + sys.version.split()[0] + ": set PYTHON=python3.12 or similar")'
@@ -101,6 +101,10 @@ check: $(STAMP)
 
 # the sandbox needs util-linux's unshare, prlimit and setpriv: installed with apt where missing;
 # without them (or without Linux namespaces) the grader refuses in one line, unless GRADE_ARGS=--unsafe
+release: $(STAMP)
+	@if [ -z "$(NB)" ]; then echo "usage: make release NB=05  (the notebook handed out, 01 to 08)"; exit 2; fi
+	$(BIN)/python -m utils.tools.release "$(NB)"
+
 grade: $(TEACHER_STAMP)
 	@if [ -z "$(SUBMISSIONS)" ]; then echo "usage: make grade SUBMISSIONS=dir  (dir/<student>/<NN_name>.ipynb)"; exit 2; fi
 	@command -v unshare >/dev/null && command -v prlimit >/dev/null && command -v setpriv >/dev/null \

@@ -14,7 +14,7 @@ UTILS = REPO_ROOT / "utils"
 # The layers of the package, bottom first. A module may import modules of a lower layer, and
 # modules of its own folder (without cycles); never a higher layer or a sibling of its layer.
 LAYERS = [
-    {"utils", "utils.course", "utils.validate", "utils.gradcheck", "utils.palette"},
+    {"utils", "utils.course", "utils.validate", "utils.gradcheck", "utils.palette", "utils.exercises"},
     {"utils.layers"},
     {"utils.data"},
     {"utils.models"},

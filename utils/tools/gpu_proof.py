@@ -37,6 +37,7 @@ import multiprocessing
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -333,7 +334,6 @@ def runs_from_log(text):
 def unfinished(report):
     """Rows for the notebooks a report's command asked for but that have no row: the proof was
     stopped first (its remote script's time limit). [] when the command cannot be read."""
-    import shlex
     words = shlex.split(report.get("command", ""))
     if words[:3] != ["python", "-m", "utils.tools.gpu_proof"] or "--merge" in words:
         return []

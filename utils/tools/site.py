@@ -123,9 +123,9 @@ def _solution_lines(source):
 
 def _folded_solution(source):
     """The raw HTML of a code cell's solution: the whole cell, highlighted, folded."""
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
-    from pygments.lexers import PythonLexer
+    from pygments import highlight  # here: the site's packages are installed for make site only
+    from pygments.formatters import HtmlFormatter  # here: likewise
+    from pygments.lexers import PythonLexer  # here: likewise
     code = highlight(source, PythonLexer(), HtmlFormatter(hl_lines=_solution_lines(source)))
     return ('<details class="course-solution"><summary>show solution</summary>\n'
             f'<div class="highlight-python notranslate">{code}</div>\n</details>')
@@ -260,7 +260,7 @@ def index_rst(notebooks, report):
 def readme_section(heading):
     """One "## ..." section of the README as reStructuredText (relative links point at the
     repository)."""
-    import pypandoc
+    import pypandoc  # here: installed for make site only (requirements-site.txt)
     text = README.read_text(encoding="utf-8")
     start = text.find("\n" + heading) + 1   # the heading may go on: "## For students: doing ..."
     if start < 1:
@@ -322,7 +322,7 @@ def build(edition="self-study", out_dir=OUT_DIR, stage_dir=None, jobs="auto"):
     """Build the site of an edition into out_dir (replaced). Returns the notebook names."""
     if edition not in EDITIONS:
         raise SiteError(f"unknown edition {edition!r}: one of {', '.join(EDITIONS)}")
-    import pypandoc
+    import pypandoc  # here: installed for make site only (requirements-site.txt)
     stage_dir = Path(stage_dir or STAGE_DIR / edition)
     out_dir = Path(out_dir)
     names = stage(edition, stage_dir)
