@@ -30,7 +30,7 @@ def releases(tmp_path_factory):
 def _run(release, code):
     """Run python ``code`` with only the release's utils on the path (the course's .venv)."""
     return subprocess.run([sys.executable, "-c", code], cwd=release, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(release)}, timeout=300)
+                          env={**os.environ, "PYTHONPATH": str(release), "PYTHONDONTWRITEBYTECODE": "1"}, timeout=300)
 
 
 @pytest.mark.parametrize("nb", RELEASED)
@@ -89,24 +89,26 @@ def test_every_check_case_of_every_release_judges_like_the_full_course(releases,
 def _selfcheck(release, path):
     result = subprocess.run([sys.executable, "-m", "utils.tools.selfcheck", str(path)], cwd=release,
                             capture_output=True, text=True, timeout=900,
-                            env={**os.environ, "PYTHONPATH": str(release), "COURSE_BUDGET": "tiny"})
+                            env={**os.environ, "PYTHONPATH": str(release), "COURSE_BUDGET": "tiny",
+                                 "PYTHONDONTWRITEBYTECODE": "1"})
     return result.returncode, result.stdout + result.stderr
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", RELEASED)
-def test_lecture_nn_runs_unsolved_passes_solved_and_fails_each_planted_mistake(releases, nb, tmp_path):
+def test_lecture_nn_runs_unsolved_passes_solved_and_fails_each_planted_mistake(releases, nb, tmp_path, monkeypatch):
     from nbclient import NotebookClient  # here: only the slow tier starts kernels
     release = releases[nb]
     lecture = next((release / "lectures").glob(f"{nb}_*.ipynb"))
     # Run All, every exercise unsolved: no error; skipped cells say which exercise they wait for
     notebook = nbformat.read(lecture, as_version=4)
-    os.environ["PYTHONPATH"], os.environ["COURSE_BUDGET"] = str(release), "tiny"
-    try:
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(lecture.parent)}}).execute()
-    finally:
-        del os.environ["PYTHONPATH"], os.environ["COURSE_BUDGET"]
+    for name, value in (("PYTHONPATH", str(release)), ("COURSE_BUDGET", "tiny"), ("PYTHONDONTWRITEBYTECODE", "1")):
+        monkeypatch.setenv(name, value)  # the kernel inherits them
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(lecture.parent)}}).execute()
+    skipped = [o["text"] for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+               if o.get("output_type") == "stream" and "… skipped:" in o.get("text", "")]
+    assert all("exercise" in text or "waiting for" in text for text in skipped), skipped
     # the solutions pasted in: make check passes every exercise
     (tmp_path / "solved").mkdir()
     (tmp_path / "planted").mkdir()

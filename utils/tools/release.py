@@ -22,6 +22,7 @@ import ast
 import contextlib
 import copy
 import functools
+import html
 import importlib
 import inspect
 import io
@@ -29,7 +30,9 @@ import json
 import shutil
 import subprocess
 import sys
+import re
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -358,7 +361,8 @@ def verify(root, cases, python=sys.executable):
         spec, out = Path(tmp) / "cases.json", Path(tmp) / "verdicts.json"
         spec.write_text(json.dumps(cases))
         subprocess.run([python, "-c", _VERIFY, str(spec), str(out)], cwd=root, check=True,
-                       env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+                       env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1",
+                            "PYTHONDONTWRITEBYTECODE": "1"})  # a release ships no .pyc
         return json.loads(out.read_text())
 
 
@@ -420,6 +424,8 @@ def _code_texts(path):
                 yield "".join(cell["source"])
             yield from _lines_as_code(json.dumps([cell.get("outputs", []), cell.get("metadata", {})]))
         yield from _lines_as_code(json.dumps(nb.get("metadata", {})))
+    elif path.suffix in (".html", ".htm"):  # highlighted code: tags out, entities decoded
+        yield from _lines_as_code(html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8"))))
     elif path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as data:
             yield from _lines_as_code(str(data["index"]))
@@ -433,8 +439,10 @@ def _lines_as_code(text):
     block = []
     for line in text.splitlines() + [""]:
         try:
-            parsed = ast.parse(line.strip()).body if line.strip() else []
-        except SyntaxError:
+            with warnings.catch_warnings():  # prose parsed as code may hold odd escapes
+                warnings.simplefilter("ignore")
+                parsed = ast.parse(line.strip()).body if line.strip() else []
+        except (SyntaxError, ValueError):
             parsed = []
         if len(parsed) == 1:
             block.append(line.strip())
@@ -444,22 +452,25 @@ def _lines_as_code(text):
             block = []
 
 
-def leaks(release_dir, nb, size=3):
-    """Every exercise of notebooks nb..08 whose reference shows in the release: a run of ``size``
-    consecutive statements of its body (normalised) in any file, a .pyc, or its utils function
-    still working code. Returns a list of one-line messages (empty: no leak).
-    Statement runs that also belong to a reference the release may ship (an earlier notebook's)
-    are not counted: those lines are the student's already."""
-    release_dir, refs = Path(release_dir), references()
-    shipped = set().union(*(solution_windows(refs[e.name], size) for e in exercises() if e.notebook < _notebook(nb)))
-    wanted = {e.name: solution_windows(refs[e.name], size) - shipped for e in withheld(nb)}
+def statement_leaks(folder, first="00", size=3):
+    """Files of ``folder`` (a release, a website...) that show ``size`` consecutive statements
+    (normalised: comments, layout and local names aside) of the reference of an exercise of
+    notebooks ``first``..08, and compiled Python files. Returns one-line messages (empty: none).
+    Statement runs that also belong to the reference of an earlier notebook are not counted:
+    those lines are the student's already."""
+    folder, refs = Path(folder), references()
+    shipped = set().union(*(solution_windows(refs[e.name], size) for e in exercises() if e.notebook < first))
+    wanted = {e.name: solution_windows(refs[e.name], size) - shipped for e in exercises() if e.notebook >= first}
+    release_dir = folder
     problems = [f"{p.relative_to(release_dir)}: compiled Python ships" for p in release_dir.rglob("*.pyc")]
     for path in sorted(p for p in release_dir.rglob("*") if p.is_file() and p.suffix != ".zip"):
         present = set()
         for text in _code_texts(path):
             try:
-                tree = ast.parse(text)
-            except SyntaxError:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse(text)
+            except (SyntaxError, ValueError):
                 continue
             for block in _blocks(tree):
                 present.update(_windows(block, size))
@@ -469,6 +480,14 @@ def leaks(release_dir, nb, size=3):
             if hit:
                 problems.append(f"{path.relative_to(release_dir)}: {name}'s reference shows "
                                 f"({' / '.join(next(iter(hit)))})")
+    return problems
+
+
+def leaks(release_dir, nb, size=3):
+    """Every exercise of notebooks nb..08 whose reference shows in the release: ``statement_leaks``,
+    and a withheld utils function that still runs code. Returns one-line messages (empty: none)."""
+    release_dir, refs = Path(release_dir), references()
+    problems = statement_leaks(release_dir, _notebook(nb), size)
     for exercise in withheld(nb):
         ref = refs[exercise.name]
         name = _enclosing_function(ast.parse(ref.path.read_text(encoding="utf-8")), ref.begin + 1).name

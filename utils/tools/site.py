@@ -48,8 +48,8 @@ REPORT = REPO_ROOT / "results" / "report.json"
 README = REPO_ROOT / "README.md"
 
 # edition -> (where its notebooks come from, whether solutions are shown folded)
-# The student edition must hold no solution text in any file; it reads lectures/ until the student
-# release (make release) gives it its own folder.
+# The student edition holds no solution text in any file (pages, _sources, notebooks): make
+# site-test scans it with the student release's leak scan (utils.tools.release.statement_leaks).
 EDITIONS = {"self-study": (SOLUTIONS_DIR, True), "student": (LECTURES_DIR, False)}
 
 # The notebooks to have done first: each builds on what these teach.
