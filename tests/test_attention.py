@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 from notebook_helpers import exercise_check_tests  # noqa: E402
 from utils.analysis.attention import (alpha_to_image, attention_correctness, box_mass,  # noqa: E402
-                                      correctness_of_maps, peak_in_box, referring_words)
+                                      correctness_of_maps, object_cells, peak_in_box, referring_words)
 from utils.checks import attention as checks  # noqa: E402
 from utils.data import shapes  # noqa: E402
 from utils.data import shapes_language as language  # noqa: E402
@@ -243,6 +243,20 @@ def test_alpha_to_image_and_box_scores_on_hand_made_maps():
     with pytest.raises(ValueError, match="alpha_to_image: alpha must have a square number"):
         alpha_to_image(np.ones(10) / 10)
 
+
+def test_object_cells_marks_the_cells_whose_peak_lands_on_an_object():
+    scene = _scene()
+    on = object_cells(scene)
+    assert on.shape == (64,) and on.dtype == bool and 0 < on.sum() < 64
+    # the same rule as peak_in_box: a map peaking at cell l peaks on some object iff on[l]
+    hits = [max(peak_in_box(np.eye(64)[l], o.box) for o in scene.objects) for l in range(64)]
+    assert on.tolist() == [h == 1.0 for h in hits]
+    for o in scene.objects:                     # every object's centre cell is on it
+        assert on[int(o.centre[1] // 8) * 8 + int(o.centre[0] // 8)]
+    coarse = object_cells(scene, grid_side=4)
+    assert coarse.shape == (16,) and coarse.any()
+    with pytest.raises(ValueError, match="object_cells: scene must be a shapes.Scene"):
+        object_cells(scene.image)
 
 def test_referring_words_and_correctness_of_hand_made_captions():
     scene = _scene()

@@ -139,6 +139,7 @@ EXAMPLES = [
     ex("utils.analysis.attention", "attention_correctness",
        lambda f: ((f.attention_captioner, "val", 2), {"start": 0, "max_length": 4, "captions_per_scene": 2}),
        fixed={"model"}),
+    ex("utils.analysis.attention", "object_cells", lambda f: ((f.scenes[0],), {"grid_side": 8})),
     ex("utils.analysis.captions", "caption_claims", lambda f: ((f.scenes[0], "a red circle ."), {}), fixed={"scene"},
        accepts={("caption", "empty"): "an empty caption is a (bad) caption: it claims nothing true"}),
     ex("utils.analysis.captions", "evaluate_bleu", lambda f: ((f.captioner, "val", 2), {"start": 0, "max_length": 4}),

@@ -2,6 +2,7 @@
 
     alpha_to_image         an attention map over the L = 8 x 8 grid as a 64 x 64 pixel map
     box_mass, peak_in_box  how much of one map lies in a box; whether its peak does
+    object_cells           which grid locations lie on some object (peak_in_box's rule)
     referring_words        which generated words name which object of the scene
     correctness_of_maps    the two scores over many (scene, words, maps)
     attention_correctness  the scores of a model on a split (its own captions or the references),
@@ -120,6 +121,27 @@ def peak_in_box(alpha, box, size=shapes.IMAGE_SIZE):
     cy = (peaks // G) * cell + cell / 2
     inside = (x0 <= cx) & (cx <= x1) & (y0 <= cy) & (cy <= y1)
     return float(inside.mean())
+
+
+def object_cells(scene, grid_side=8):
+    """Which grid locations lie on an object: their cell centre is inside some object's box.
+
+    The rule of peak_in_box (closed box extent), so a map that peaks at location l peaks on an
+    object exactly when object_cells(scene, G)[l] is True.
+    scene: shapes.Scene. grid_side: G, the grid is G x G (8 for the course's encoder).
+    Returns: (G * G,) bool, location l = row * G + col (row-major, as alpha).
+    """
+    fname = "object_cells"
+    if not isinstance(scene, shapes.Scene):
+        raise ValueError(f"{fname}: scene must be a shapes.Scene, got {validate.shown(scene)}")
+    G = validate.positive_int(fname, "grid_side", grid_side)
+    centres = (np.arange(G) + 0.5) * scene.image.shape[0] / G           # (G,) pixels
+    cx, cy = centres[None, :], centres[:, None]                          # columns, rows
+    on = np.zeros((G, G), dtype=bool)
+    for o in scene.objects:
+        x0, y0, x1, y1 = o.box
+        on |= (x0 <= cx) & (cx <= x1) & (y0 <= cy) & (cy <= y1)
+    return on.ravel()
 
 
 def referring_words(scene, words):
