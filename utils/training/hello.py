@@ -24,12 +24,13 @@ def train_hello(params, steps=300, lr=0.3):
     steps = validate.positive_int("train_hello", "steps", steps)
     lr = validate.positive_number("train_hello", "lr", lr)
     x, y = hello_data()                                          # (N, T, V) one-hot, (N, T) ids
+    cpu = torch.device("cpu")  # numpy parameters in and out, a tiny model: the CPU is the right place
     x, y = torch.from_numpy(x).double(), torch.from_numpy(y).long()
-    weights = {k: torch.tensor(params[k], dtype=torch.float64, requires_grad=True) for k in _KEYS}
+    weights = {k: torch.tensor(params[k], dtype=torch.float64, device=cpu, requires_grad=True) for k in _KEYS}
     N, T = y.shape
     losses = []
     for _ in range(steps):
-        h, states = torch.zeros(N, weights["Wh"].shape[0], dtype=torch.float64), []
+        h, states = torch.zeros(N, weights["Wh"].shape[0], dtype=torch.float64, device=cpu), []
         for t in range(T):
             h = torch.tanh(h @ weights["Wh"] + x[:, t] @ weights["Wx"] + weights["b"])
             states.append(h)
