@@ -21,7 +21,7 @@ import pytest
 from utils.tools import sandbox_runner
 from utils.tools.grading_cases import CASES, grade_exercise, sandbox_program
 from utils.tools.notebooks import BEGIN_SOLUTION, LECTURES_DIR, SOLUTIONS_DIR, lecture_with_answers, solution_notebooks
-from utils.tools.sandbox import Limits, Remote, Sandbox, SandboxDied, available, course_view
+from utils.tools.sandbox import Limits, Remote, Sandbox, SandboxDied, _host_root, available, course_view
 
 NOTEBOOK = "01_rnn_basics.ipynb"
 SANDBOX, WHY = available()
@@ -300,6 +300,9 @@ def _release_view():
 
 
 @needs_sandbox
+@pytest.mark.skipif(not _host_root(), reason="the process limit needs the machine's root (an unprivileged "
+                    "uid per sandbox); in a user namespace (a teacher's account, CI under unshare -r) "
+                    "a fork bomb is ended by the time limit instead")
 @pytest.mark.parametrize("attack, limit", [(FORK_BOMB, "process limit"),
                                            (ALLOCATE_30GB, "MemoryError")])
 def test_a_fork_bomb_and_a_30gb_allocation_are_stopped(view, attack, limit):
@@ -338,7 +341,8 @@ def test_grading_a_hostile_class(tmp_path):
     from utils.tools.grade import grade_class  # needs nbgrader at run time only
     listener = Listener()
     submissions, out = tmp_path / "submissions", tmp_path / "grades"
-    hostile_class(submissions, listener.port)
+    harmful = _host_root()  # in a user namespace the process limit does not hold (see sandbox.py)
+    hostile_class(submissions, listener.port, harmful=harmful)
     start = time.monotonic()
     grade_class(submissions, out, jobs=1, timeout=120)
     print(f"graded {len(list(submissions.iterdir()))} files in {time.monotonic() - start:.0f} s")
@@ -360,8 +364,9 @@ def test_grading_a_hostile_class(tmp_path):
     assert listener.accepted == 0
     if _release_view():
         assert scores("calls_reference") == ("0", "0", "1")
-    assert "process limit" in table["fork_bomb"]["message"]
-    assert "memory limit" in table["allocate_30gb"]["message"]
+    if harmful:
+        assert "process limit" in table["fork_bomb"]["message"]
+        assert "memory limit" in table["allocate_30gb"]["message"]
     assert all(r["status"] == "graded" for r in table.values())
     assert len({r["grading seed"] for r in table.values()}) == 1
     assert psutil.Process().children(recursive=True) == []

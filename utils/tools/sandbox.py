@@ -9,9 +9,11 @@
   teacher's course directory, no other submission, no home directory. A private writable
   tmpfs of ``limits.scratch_mb`` is at /scratch (also HOME and TMPDIR);
 - no network: a new network namespace has nothing but a loopback that is down;
-- as root, the student's code runs as an unprivileged uid of its own (no capabilities, no
-  new privileges), so it cannot write what it can see; as another user, a user namespace
-  maps it to root of the sandbox only, and the read-only mounts do the same;
+- as the machine's root, the student's code runs as an unprivileged uid of its own (no
+  capabilities, no new privileges), so it cannot write what it can see; as another user (or
+  as root inside a user namespace, e.g. CI under ``unshare -r``), a user namespace maps it to
+  root of the sandbox only, and the read-only mounts do the same; there the process limit does
+  not hold (the uid is shared), and a fork bomb is ended by the wall-clock limit;
 - ``prlimit`` sets CPU seconds, address space (a 30 GB allocation raises MemoryError),
   processes (a fork bomb gets EAGAIN), file size and open files. The runner is process 1 of
   its PID namespace: killing it, at the wall-clock limit or when grading ends, kills every
@@ -88,23 +90,34 @@ def course_view(nn, folder):
     return folder
 
 
+def _host_root():
+    """True for root of the machine itself; False for a user, and for "root" inside a user
+    namespace (a CI job under `unshare -r`), who cannot switch to an unmapped uid."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        return Path("/proc/self/uid_map").read_text().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return True
+
+
 def available():
     """(True, how) when this machine can sandbox, else (False, why not) in one line."""
     if sys.platform != "linux":
         return False, f"no Linux namespaces on {sys.platform} (run the grader in a Linux container)"
-    for tool in ("unshare", "prlimit", "mount", "chroot") + (("setpriv",) if os.geteuid() == 0 else ()):
+    for tool in ("unshare", "prlimit", "mount", "chroot") + (("setpriv",) if _host_root() else ()):
         if shutil.which(tool) is None:
             return False, f"`{tool}` (util-linux) is missing"
     probe = subprocess.run(_namespaces() + ["true"], capture_output=True, text=True, timeout=30)
     if probe.returncode != 0:
         return False, ("this system refuses new namespaces to this user (`unshare` said: "
                        f"{(probe.stderr.strip().splitlines() or ['?'])[-1]})")
-    return True, "Linux namespaces (unshare), " + ("an unprivileged uid" if os.geteuid() == 0 else
+    return True, "Linux namespaces (unshare), " + ("an unprivileged uid" if _host_root() else
                                                    "a user namespace")
 
 
 def _namespaces():
-    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    user = [] if _host_root() else ["--user", "--map-root-user"]
     return ["unshare", *user, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
 
 
@@ -132,7 +145,10 @@ mount --rbind "$VIEW" "$R/course"; mount -o remount,bind,ro "$R/course"
 mkdir -p "$R/runner"; mount --bind "$RUNNER" "$R/runner"; mount -o remount,bind,ro "$R/runner"
 mount -t tmpfs -o "mode=700,size=${SCRATCH_MB}m" scratch "$R/scratch"
 chown "$UID_:$UID_" "$R/scratch" 2>/dev/null || true
-mount --rbind "$R/scratch" "$R/tmp"
+case " $SYSTEM_DIRS " in  # a venv under /tmp (a CI checkout) must stay visible: TMPDIR is /scratch anyway
+  *" /tmp/"*) ;;
+  *) mount --rbind "$R/scratch" "$R/tmp" ;;
+esac
 mount -t proc proc "$R/proc"
 mount -t tmpfs -o mode=755,size=1m dev "$R/dev"
 for n in null zero urandom random; do touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done
@@ -177,7 +193,7 @@ class Sandbox:
             env["PYTHONPATH"] = "/course"
             self._root = Path(tempfile.mkdtemp(prefix="sandbox-root-"))
             self._cleanup = [self._root, self._runner_dir]
-            if os.geteuid() == 0:
+            if _host_root():
                 uid = NOBODY_BASE + _next_uid[0] % 10000
                 _next_uid[0] += 1
                 drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
