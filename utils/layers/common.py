@@ -85,9 +85,7 @@ def output_projection(h, Wy, by):
     h: (N, T, H); Wy: (H, V); by: (V,).
     Returns: scores (N, T, V).
     """
-    expect_shape("output_projection", "h", h, (None, None, None))
-    expect_shape("output_projection", "Wy", Wy, (h.shape[2], None))
-    expect_shape("output_projection", "by", by, (np.shape(Wy)[1],))
+    expect_shape("output_projection", "Wy", Wy, (np.shape(h)[-1], None))
     # BEGIN REFERENCE output_projection
     return h @ Wy + by
     # END REFERENCE
