@@ -158,6 +158,8 @@ EXAMPLES = [
        fixed={"ours", "gru"}),
     ex("utils.models.char_lm", "CharLM", lambda f: ((10, 8), {"num_layers": 1, "cell": "lstm", "embed_size": 4, "dropout": 0.0})),
     ex("utils.models.char_lm", "bigram_nats_per_char", lambda f: ((f.ids[:100], f.ids[100:150], len(f.char_vocab)), {"alpha": 0.1})),
+    ex("utils.models.char_lm", "evaluate_nats_per_char",
+       lambda f: ((f.char_lm, f.ids[:100]), {"batch_size": 2, "seq_len": 8, "device": "cpu"}), fixed={"model"}),
     ex("utils.models.char_lm", "generate", lambda f: ((f.char_lm, f.char_vocab, "RO", 5), {"temperature": 1.0, "rng": R(0)}),
        fixed={"model", "vocab", "rng", "probs_fn", "sample_fn"}),
     ex("utils.models.char_lm", "sample", lambda f: ((f.char_lm, f.char_vocab, "RO", 5), {"temperature": 1.0}),

@@ -99,6 +99,8 @@ def evaluate_nats_per_char(model, ids, batch_size=32, seq_len=256, device=None):
     predicted from everything before it in its stream.
     Returns: a float; ln(V) is what a uniform guess scores, divide by ln 2 for bits per character.
     """
+    batch_size, seq_len = (validate.positive_int("evaluate_nats_per_char", n, v) for n, v in
+                           (("batch_size", batch_size), ("seq_len", seq_len)))
     device = model_device(model) if device is None else as_device("evaluate_nats_per_char", device)
     ids = np.asarray(ids)
     if ids.ndim != 1 or len(ids) < 2:
