@@ -120,20 +120,17 @@ def _skip_cell(shell, etype, value, tb, tb_offset=None):
     shell.course_cell_skipped = True
 
 
-def _after_cell(result):
-    from IPython import get_ipython  # here: only a notebook kernel calls this
-    shell = get_ipython()
-    if getattr(shell, "course_cell_skipped", False):
-        result.error_in_exec = None  # a skipped cell is not an error: Run All goes on
-        shell.course_cell_skipped = False
-
-
 def install_skipping(shell):
     """In a student release, a cell that needs an unsolved exercise prints one line ("… skipped:
     ...") and Run All goes on, and so does a later cell that fails for want of what it would have
     made, while that exercise is unsolved. Any other error stops Run All as usual."""
+    def after_cell(result):
+        if getattr(shell, "course_cell_skipped", False):
+            result.error_in_exec = None  # a skipped cell is not an error: Run All goes on
+            shell.course_cell_skipped = False
+
     shell.set_custom_exc((ExerciseNotSolved,) + _FOLLOW_ON, _skip_cell)
-    shell.events.register("post_run_cell", _after_cell)
+    shell.events.register("post_run_cell", after_cell)
 
 
 def _fixtures(name):

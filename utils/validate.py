@@ -120,6 +120,14 @@ def float_array(fname, name, value, ndim=None, shape=None, finite=True):
     return array
 
 
+def probability_vector(fname, name, value):
+    """``value`` as a 1-D float64 array of non-negative numbers summing to 1, checked."""
+    probs = float_array(fname, name, value)
+    if probs.ndim != 1 or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
+        raise ValueError(f"{fname}: {name} must be a 1-D probability vector summing to 1")
+    return probs
+
+
 def int_array(fname, name, value, ndim=None, low=None, high=None):
     """``value`` as an int64 numpy array of whole numbers in [low, high), checked."""
     array = np.asarray(value)

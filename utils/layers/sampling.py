@@ -1,6 +1,4 @@
 """Turning a language model's scores into a choice: temperature and sampling."""
-import numpy as np
-
 from utils import validate
 from utils.layers.common import score_array, softmax
 
@@ -24,9 +22,7 @@ def sample_index(probs, rng):
     probs: (V,) non-negative, summing to 1. rng: a numpy Generator.
     Returns: a python int in [0, V).
     """
-    probs = validate.float_array("sample_index", "probs", probs)
-    if probs.ndim != 1 or np.any(probs < 0) or not np.isclose(probs.sum(), 1.0):
-        raise ValueError("sample_index: probs must be a 1-D probability vector summing to 1")
+    probs = validate.probability_vector("sample_index", "probs", probs)
     # BEGIN REFERENCE sample_index
     return int(rng.choice(len(probs), p=probs))
     # END REFERENCE

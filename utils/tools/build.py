@@ -233,9 +233,9 @@ def build_all(solutions_dir=SOLUTIONS_DIR, lectures_dir=LECTURES_DIR, check_only
     Returns the list of paths (solutions and lectures) that were (or would be) changed.
     """
     lectures_dir = Path(lectures_dir)
-    changed = []
+    changed, refs = [], references()  # utils is read once for all the notebooks
     for solution_path in solution_notebooks(solutions_dir):
-        text = solution_text(solution_path)
+        text = solution_text(solution_path, refs)
         if solution_path.read_text(encoding="utf-8") != text:
             changed.append(solution_path)
             if not check_only:
@@ -260,9 +260,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         # build everything in memory first, so a broken notebook leaves lectures/ untouched
+        refs = references()
         for path in solution_notebooks(args.solutions):
             lecture_text(path)
-            solution_text(path)
+            solution_text(path, refs)
         changed = build_all(args.solutions, args.lectures, check_only=args.check)
     except BuildError as exc:
         print(f"build failed: {exc}", file=sys.stderr)

@@ -120,15 +120,26 @@ def withheld_functions(nb):
     return found
 
 
-def check_module_notebooks():
-    """{check module name: the notebooks whose exercises it checks}, from the exercise markers."""
-    owner = {e.name: e.notebook for e in exercises()}
+# a check that takes the student's earlier function too: check_lstm_backward(lstm_forward, lstm_backward)
+EARLIER_ARGUMENT = {"lstm_backward": "lstm_forward", "lstm_step_backward": "lstm_step_forward"}
+
+
+def exercise_checks():
+    """{exercise name: its check function}, every ``check_<name>`` defined in utils/checks."""
     found = {}
     for path in sorted((UTILS_DIR / "checks").glob("*.py")):
         module = importlib.import_module(f"utils.checks.{path.stem}")
-        notebooks = {owner[n[len("check_"):]] for n in vars(module) if n.startswith("check_") and n[len("check_"):] in owner}
-        if notebooks:
-            found[path.stem] = notebooks
+        found.update({name.removeprefix("check_"): fn for name, fn in vars(module).items()
+                      if name.startswith("check_") and callable(fn) and fn.__module__ == module.__name__})
+    return found
+
+
+def check_module_notebooks():
+    """{check module name: the notebooks whose exercises it checks}, from the exercise markers."""
+    owner, found = {e.name: e.notebook for e in exercises()}, {}
+    for name, check in exercise_checks().items():
+        if name in owner:
+            found.setdefault(check.__module__.rsplit(".", 1)[-1], set()).add(owner[name])
     return found
 
 
@@ -259,18 +270,12 @@ def record_fixtures(names, out_dir, withheld_names=None):
             helper = _enclosing_function(ast.parse(path.read_text(encoding="utf-8")), line + 1).name
             module = importlib.import_module(".".join(path.relative_to(REPO_ROOT).with_suffix("").parts))
             recorded[helper] = getattr(module, helper)
-    calls = {}
-    check_modules = [importlib.import_module(f"utils.checks.{p.stem}")
-                     for p in sorted((UTILS_DIR / "checks").glob("*.py")) if p.stem not in ("__init__", "core")]
-    checks = {name[len("check_"):]: fn for module in check_modules
-              for name, fn in vars(module).items() if name.startswith("check_") and callable(fn)}
-    refs = references()
-    earlier = {"lstm_backward": "lstm_forward", "lstm_step_backward": "lstm_step_forward"}
+    calls, checks, refs = {}, exercise_checks(), references()
     with _recording(recorded, calls), contextlib.redirect_stdout(io.StringIO()):
         for name in names:
             if name not in checks:
                 raise ReleaseError(f"release: exercise {name} has no check_{name} in utils/checks")
-            arguments = [_as_student(functions[earlier[name]])] if name in earlier else []
+            arguments = [_as_student(functions[EARLIER_ARGUMENT[name]])] if name in EARLIER_ARGUMENT else []
             checks[name](*arguments, _as_student(functions[name]))
             # the planted mistakes of this exercise: the hints of a failing check call
             # references on other inputs, which the release must answer too
@@ -329,27 +334,21 @@ def check_cases(nb):
     """For every exercise of notebook nb: its solution and each planted mistake, as plain
     data for ``verify``: the function sources (the notebook's exercises up to this one, one of
     them edited), the modules whose names they use, and the check to run."""
-    refs, functions = references(), reference_functions()
-    check_modules = {}
-    for path in sorted((UTILS_DIR / "checks").glob("*.py")):
-        module = importlib.import_module(f"utils.checks.{path.stem}")
-        check_modules.update({n[len("check_"):]: module.__name__ for n in vars(module) if n.startswith("check_")})
-    earlier = {"lstm_backward": "lstm_forward", "lstm_step_backward": "lstm_step_forward"}
+    refs, functions, checks = references(), reference_functions(), exercise_checks()
     cases, held = [], withheld(nb)
     for exercise in [e for e in held if e.notebook == nb]:
         before = [e for e in held if e.notebook == exercise.notebook and e.cell <= exercise.cell]
         modules = sorted({functions[e.name].__module__ for e in before})
+        earlier = EARLIER_ARGUMENT.get(exercise.name)  # also one of `before`: its function's name
         for mistake in [None] + [m for m in CATALOGUE if m.exercise == exercise.name]:
             sources, function = [], None
             for e in before:
                 name, source = _function_source(refs[e.name], mistake if e.name == exercise.name else None)
                 sources.append(source)
                 function = name if e.name == exercise.name else function
-            callers = {earlier[exercise.name]: _function_source(refs[earlier[exercise.name]])[0]} \
-                if exercise.name in earlier else {}
             cases.append({"exercise": exercise.name, "notebook": exercise.notebook, "modules": modules,
-                          "sources": sources, "function": function, "check_module": check_modules[exercise.name],
-                          "earlier": callers.get(earlier.get(exercise.name)),
+                          "sources": sources, "function": function, "check_module": checks[exercise.name].__module__,
+                          "earlier": functions[earlier].__name__ if earlier else None,
                           "mistake": mistake.kind if mistake else None})
     return cases
 
@@ -407,8 +406,8 @@ def solution_windows(ref, size=3):
     found = set()
     for inner in _blocks(ast.Module(body=block, type_ignores=[])):
         n = min(size, len(inner))
-        if n >= 2 or len(block) >= 2:
-            found.update(_windows(inner, max(n, 1)) if n >= 2 else ())
+        if n >= 2:
+            found.update(_windows(inner, n))
     return found
 
 
@@ -458,10 +457,9 @@ def statement_leaks(folder, first="00", size=3):
     notebooks ``first``..08, and compiled Python files. Returns one-line messages (empty: none).
     Statement runs that also belong to the reference of an earlier notebook are not counted:
     those lines are the student's already."""
-    folder, refs = Path(folder), references()
+    release_dir, refs = Path(folder), references()
     shipped = set().union(*(solution_windows(refs[e.name], size) for e in exercises() if e.notebook < first))
     wanted = {e.name: solution_windows(refs[e.name], size) - shipped for e in exercises() if e.notebook >= first}
-    release_dir = folder
     problems = [f"{p.relative_to(release_dir)}: compiled Python ships" for p in release_dir.rglob("*.pyc")]
     for path in sorted(p for p in release_dir.rglob("*") if p.is_file() and p.suffix != ".zip"):
         present = set()
