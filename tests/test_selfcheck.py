@@ -84,3 +84,17 @@ def test_a_notebook_from_elsewhere_is_not_a_lecture(tmp_path):
     path.write_text(json.dumps(nbformat.v4.new_notebook()))
     result = run_selfcheck_cli(path)
     assert result.returncode == 2 and "not a lecture notebook" in result.stderr
+
+
+def test_summary_keeps_the_lines_that_say_why():
+    """A check's message names the mistake on its later lines: the summary must show them."""
+    from utils.checks.core import CheckFailed
+    from utils.tools.selfcheck import classify
+    rendered = CheckFailed("temporal_softmax_loss: loss is 0.7, expected 4.2\n"
+                           "you divided by N * T; the loss is summed over steps").\
+        _render_traceback_()
+    text = "Traceback:\n\n" + "\n".join(rendered) + "\n\nNotebook cell execution failed\n  unrelated"
+    status, detail = classify("failed", text)
+    assert status == "wrong"
+    assert detail.splitlines() == ["temporal_softmax_loss: loss is 0.7, expected 4.2",
+                                   "you divided by N * T; the loss is summed over steps"]

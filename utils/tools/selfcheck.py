@@ -23,6 +23,7 @@ sandbox and every check is decided in the grader's own process, on fresh inputs.
 import argparse
 import contextlib
 import io
+import itertools
 import os
 import re
 import sys
@@ -108,13 +109,16 @@ def classify(outcome, text):
     """(status, detail) of one check cell from its nbval outcome and failure text."""
     if outcome == "passed":
         return "passed", ""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    raw = text.splitlines()
+    lines = [line.strip() for line in raw if line.strip()]
     for line in lines:
         if line.startswith("…") and "not implemented" in line:
             return "not implemented", ""
-    for line in lines:
-        if line.startswith("✗"):
-            return "wrong", line[1:].strip()
+    for i, line in enumerate(raw):
+        if line.strip().startswith("✗"):
+            # the message's further lines (indented by _render_traceback_) say why: keep them
+            more = [m.strip() for m in itertools.takewhile(lambda m: m.startswith("  ") and m.strip(), raw[i + 1:])]
+            return "wrong", "\n".join([line.strip()[1:].strip()] + more)
     if "Cell outputs differ" in text:
         return "wrong", "the check printed something else than the reference (was the check cell edited?)"
     errors = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)]
@@ -171,7 +175,7 @@ def run_selfcheck(path, out=sys.stdout, verbose=False):
     for name, (status, detail) in summary.items():
         mark = {"passed": "✓", "wrong": "✗", "not implemented": "…"}.get(status, "?")
         line = f"  {mark} {name:<{width}}  {status}"
-        print(line + (f": {detail}" if detail else ""), file=out)
+        print(line + (f": {detail}" if detail else "").replace("\n", "\n" + " " * (width + 6)), file=out)
     n_passed = sum(status == "passed" for status, _ in summary.values())
     print(f"{n_passed} of {len(names)} exercises passed", file=out)
     return (0 if n_passed == len(names) else 1), summary
