@@ -163,7 +163,7 @@ def default_budget(device):
     printed from it, is the same on every run; on a GPU it is a time budget for a bigger model.
     """
     cpu = dict(hidden_size=256, num_layers=1, cell="lstm", embed_size=64, batch_size=64,
-               seq_len=64, lr=3e-3, time_budget_s=None, max_steps=1400, lr_decay_frac=0.3)
+               seq_len=64, lr=3e-3, time_budget_s=None, max_steps=800, lr_decay_frac=0.3)
     return scaled_budget(
         as_device("default_budget", device, must_exist=False), cpu=cpu,
         accelerator=dict(hidden_size=1024, num_layers=2, cell="lstm", embed_size=64, batch_size=128,
