@@ -21,8 +21,9 @@ from utils.data import shapes_language as language  # noqa: E402
 from utils.gradcheck import eval_numerical_gradient_array, rel_error  # noqa: E402
 from utils.layers.attention import soft_attention_backward, soft_attention_forward  # noqa: E402
 from utils.layers.common import softmax  # noqa: E402
+from utils.models.checkpoints import CheckpointError  # noqa: E402
 from utils.models.attention_captioner import (REBUILD_COMMAND, AttentionCaptioner,  # noqa: E402
-                                              AttentionCheckpointError, attention_captions,
+                                              attention_captions,
                                               attention_step_torch, caption_with_attention,
                                               checkpoint_path, load_attention_captioner,
                                               save_attention_captioner)
@@ -322,7 +323,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     assert loaded.config() == model.config() and loaded.checkpoint_meta == {"note": "test"}
     for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
-    with pytest.raises(AttentionCheckpointError, match=REBUILD_COMMAND):
+    with pytest.raises(CheckpointError, match=REBUILD_COMMAND):
         load_attention_captioner(tmp_path / "missing.pt")
     (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable attention-captioner checkpoint"):

@@ -17,7 +17,8 @@ from utils.data import shapes_language as language
 from utils.data.captions import CAPTION_LENGTH, caption_dataset
 from utils.gradcheck import eval_numerical_gradient
 from utils.layers import temporal_softmax_loss
-from utils.models.captioner import (DEFAULT_CHECKPOINT, REBUILD_COMMAND, CaptionerCheckpointError, Captioner,
+from utils.models.checkpoints import CheckpointError  # noqa: E402
+from utils.models.captioner import (DEFAULT_CHECKPOINT, REBUILD_COMMAND, Captioner,
                                     caption_beam, caption_greedy, caption_sample, captioning_loss,
                                     init_captioner_params, load_captioner, save_captioner)
 from utils.models.decoding import beam_hypotheses
@@ -212,7 +213,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     other = language.WordVocab(list(vocab.id_to_word[4:][::-1]))
     with pytest.raises(ValueError, match=f"another vocabulary.*{REBUILD_COMMAND}"):
         load_captioner(path, other)
-    with pytest.raises(CaptionerCheckpointError, match=f"no captioner checkpoint.*{REBUILD_COMMAND}") as info:
+    with pytest.raises(CheckpointError, match=f"no captioner checkpoint.*{REBUILD_COMMAND}") as info:
         load_captioner(tmp_path / "missing.pt")
     assert isinstance(info.value, ValueError) and isinstance(info.value, FileNotFoundError)
     broken = tmp_path / "broken.pt"

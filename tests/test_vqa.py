@@ -23,7 +23,8 @@ from utils.gradcheck import eval_numerical_gradient_array, rel_error  # noqa: E4
 from utils.layers.vqa import (attention_hop_backward, attention_hop_forward,  # noqa: E402
                               concat_fusion_backward, product_fusion_backward,
                               product_fusion_forward)
-from utils.models.vqa import (MODEL_KINDS, REBUILD_COMMAND, PriorBaseline, VQACheckpointError,  # noqa: E402
+from utils.models.checkpoints import CheckpointError  # noqa: E402
+from utils.models.vqa import (MODEL_KINDS, REBUILD_COMMAND, PriorBaseline,  # noqa: E402
                               answer_question, attention_hop_torch, batch_tensors, box_cells,
                               build_model, checkpoint_path, load_vqa_model, save_vqa_model)
 from utils.training.vqa import predict, train_vqa  # noqa: E402
@@ -288,7 +289,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     assert loaded.config() == model.config() and loaded.checkpoint_meta == {"note": "test"}
     for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
-    with pytest.raises(VQACheckpointError, match=REBUILD_COMMAND):
+    with pytest.raises(CheckpointError, match=REBUILD_COMMAND):
         load_vqa_model(path=tmp_path / "missing.pt")
     (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable checkpoint"):

@@ -60,7 +60,6 @@ cell centre, scaled to [-1, 1] (CoordConv, Liu et al. 2018): the model then sees
 """
 import math
 from collections import namedtuple
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -70,17 +69,14 @@ from torch import nn
 from utils import validate
 from utils.course import eval_mode
 from utils.data import shapes_language as language
-from utils.models import decoding
-from utils.models.captioner import (CaptionerCheckpointError, init_captioner_params,
-                                    read_word_model_checkpoint, token_ids,
-                                    write_word_model_checkpoint)
+from utils.models import checkpoints, decoding
+from utils.models.captioner import init_captioner_params, token_ids
 from utils.models.cells import lstm_recurrence
 
 ATTENTION_MODES = ("soft", "hard", "uniform")
 QUERIES = ("hidden", "hidden_word")
 ATTENTION_PARAMS = ("Wa_h", "Wa_v", "w_a")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CHECKPOINT_DIR = REPO_ROOT / "datasets" / "attention_captioner"
+CHECKPOINT_DIR = checkpoints.DATASETS / "attention_captioner"
 REBUILD_COMMAND = "python -m utils.tools.train_attention"
 POSITION_CHANNELS = 2
 
@@ -524,18 +520,10 @@ def attention_captions(model, grid, vocab, max_length=20, batch_size=256):
 
 
 # ------------------------------------------------------------------------------ checkpoint
-class AttentionCheckpointError(CaptionerCheckpointError):
-    """An attention-captioner checkpoint is missing (also a FileNotFoundError and a ValueError)."""
-
-
 def checkpoint_path(attention="soft"):
     """The shipped checkpoint of a mode: datasets/attention_captioner/<attention>.pt."""
     validate.one_of("checkpoint_path", "attention", attention, ATTENTION_MODES)
-    return CHECKPOINT_DIR / f"{attention}.pt"
-
-
-def _hint(path):
-    return f"rebuild it with `{REBUILD_COMMAND}` (writes {path})"
+    return checkpoints.shipped_path("attention_captioner", attention)
 
 
 def save_attention_captioner(model, vocab, path=None, meta=None):
@@ -551,8 +539,8 @@ def save_attention_captioner(model, vocab, path=None, meta=None):
     if not isinstance(vocab, language.WordVocab) or len(vocab) != model.vocab_size:
         raise ValueError(f"{fname}: vocab must be the WordVocab of the model's "
                          f"{model.vocab_size} words, got {validate.shown(vocab)}")
-    return write_word_model_checkpoint(fname, model, vocab,
-                                       checkpoint_path(model.attention) if path is None else path, meta)
+    return checkpoints.write_checkpoint(fname, model, checkpoint_path(model.attention) if path is None else path,
+                                        vocab, meta)
 
 
 def load_attention_captioner(path=None, attention="soft", vocab=None, device="cpu"):
@@ -564,27 +552,22 @@ def load_attention_captioner(path=None, attention="soft", vocab=None, device="cp
         stored words must equal its words, id for id.
     device: where to put the model.
     Returns: the model (float32) with attributes ``vocab`` and ``checkpoint_meta``.
-    Raises AttentionCheckpointError (a FileNotFoundError and a ValueError) when the file is
-    missing, and ValueError when it is corrupt, does not fit this code, or was trained with
-    another vocabulary; each message names the command that rebuilds it.
+    Raises models.checkpoints.CheckpointError (a FileNotFoundError and a ValueError) when the
+    file is missing, corrupt, does not fit this code, or was trained with another vocabulary;
+    each message names the command that rebuilds it.
     """
     fname = "load_attention_captioner"
-    if path is not None and not isinstance(path, (str, Path)):
-        raise ValueError(f"{fname}: path must be a str or pathlib.Path, got {validate.shown(path)}")
-    path = checkpoint_path(attention) if path is None else Path(path)
+    path = checkpoints.as_path(fname, path, checkpoint_path(attention))
     vocab = language.build_vocab() if vocab is None else vocab
     if not isinstance(vocab, language.WordVocab):
         raise ValueError(f"{fname}: vocab must be a shapes_language.WordVocab or None, "
                          f"got {validate.shown(vocab)}")
-    checkpoint = read_word_model_checkpoint(fname, path, vocab, _hint(path), AttentionCheckpointError,
-                                            "attention-captioner checkpoint")
+    checkpoint = checkpoints.read_checkpoint(fname, path, REBUILD_COMMAND, "attention-captioner checkpoint", vocab)
     try:
         model = AttentionCaptioner(**checkpoint["config"])
         model.load_state_dict(checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{fname}: {path} does not match this AttentionCaptioner ({first}); "
-                         + _hint(path)) from None
+        raise checkpoints.load_failed(fname, path, REBUILD_COMMAND, "AttentionCaptioner", error) from None
     model.vocab = vocab
     model.checkpoint_meta = checkpoint["meta"]
     model.eval()

@@ -37,10 +37,7 @@ Parameters (dict keys of the numpy model = parameter names of the torch module):
     "init": W_proj (P, H), b_proj (H,);   "every_step": W_img (P, kH).
 The torch module also holds two buffers, feature_mean (P,) and feature_std (P,).
 """
-import hashlib
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,15 +51,14 @@ from utils.data import shapes_language as language
 from utils.layers import (lstm_backward, lstm_forward, rnn_backward, rnn_forward,
                           temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss)
 from utils.layers.embedding import word_embedding_backward, word_embedding_forward
-from utils.models import decoding
+from utils.models import checkpoints, decoding
 from utils.models import encoder as image_encoder
 from utils.models.cells import lstm_recurrence, torch_blocks_to_course
 
 CAPTIONER_CELLS = ("vanilla", "lstm")
 CONDITIONINGS = ("init", "every_step")
 GATE_BLOCKS = {"vanilla": 1, "lstm": 4}
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CHECKPOINT = REPO_ROOT / "datasets" / "captioner" / "captioner.pt"
+DEFAULT_CHECKPOINT = checkpoints.shipped_path("captioner", "captioner")
 REBUILD_COMMAND = "python -m utils.tools.train_captioner"
 DEFAULT_HIDDEN = 128
 
@@ -547,54 +543,8 @@ def caption_beam(model, features, vocab, max_length=20, beam_size=3, length_pena
 
 
 # ------------------------------------------------------------------------------ checkpoint
-class CaptionerCheckpointError(FileNotFoundError, ValueError):
-    """The captioner checkpoint is missing (also a ValueError, as corrupt or stale files are)."""
-
-
-def weights_digest(state_dict):
-    """sha256 (hex) of every tensor of a state_dict, names included, in order: which weights
-    exactly. The captioner's checkpoint stores the digest of the encoder whose features it was
-    trained on (a retrained encoder gives other features, and the captioner must be retrained)."""
-    hasher = hashlib.sha256()
-    for name, tensor in state_dict.items():
-        hasher.update(name.encode())
-        hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return hasher.hexdigest()
-
-
-def _hint(path):
-    return f"rebuild it with `{REBUILD_COMMAND}` (writes {path})"
-
-
-def write_word_model_checkpoint(fname, model, vocab, path, meta=None):
-    """Write {"state_dict" (float32), "config", "vocab", "meta"} for a model over shapes-world words.
-
-    model: a module with ``config()``. vocab: the WordVocab it was trained with (its words are
-    stored, so that a later load can refuse another vocabulary). path: the file (folders are
-    created). meta: optional dict of plain values (str, int, float, bool, None, lists and dicts
-    of them): recipe, scores... Returns: the Path written.
-    """
-    meta = {} if meta is None else meta
-    try:
-        if not isinstance(meta, dict):
-            raise TypeError
-        # a round trip through JSON leaves plain python types only: a str subclass such as
-        # torch.__version__ would otherwise be pickled as its class, which
-        # torch.load(weights_only=True) refuses
-        meta = json.loads(json.dumps(meta, allow_nan=False))
-    except (TypeError, ValueError):
-        raise ValueError(f"{fname}: meta must be a dict of plain values (str, int, float, bool, "
-                         f"None, lists and dicts of them), got {validate.shown(meta)}") from None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "config": model.config(), "vocab": list(vocab.id_to_word),
-                "meta": meta}, path)
-    return path
-
-
 def save_captioner(model, vocab, path=None, meta=None):
-    """Write a Captioner to a checkpoint file.
+    """Write a Captioner to a checkpoint file (models.checkpoints.write_checkpoint).
 
     model: a Captioner. vocab: the WordVocab it was trained with (its words are stored, so a
         later load can refuse another vocabulary). path: file to write (default
@@ -608,44 +558,7 @@ def save_captioner(model, vocab, path=None, meta=None):
     if not isinstance(vocab, language.WordVocab) or len(vocab) != model.vocab_size:
         raise ValueError(f"{fname}: vocab must be the WordVocab of the model's "
                          f"{model.vocab_size} words, got {validate.shown(vocab)}")
-    return write_word_model_checkpoint(fname, model, vocab, DEFAULT_CHECKPOINT if path is None else path,
-                                       meta)
-
-
-def read_word_model_checkpoint(fname, path, vocab, hint, missing_error=FileNotFoundError,
-                               what="checkpoint"):
-    """The checkpoint dict of a model over shapes-world words, checked before any weight is used.
-
-    path: pathlib.Path of a file written by torch.save({"state_dict", "config", "vocab", "meta"}).
-    vocab: the WordVocab the caller will use; the checkpoint's word list must be the same.
-    hint: the sentence that says how to rebuild the file (ends every message).
-    missing_error: the exception class raised when the file does not exist.
-    what: how messages name the file ("captioner checkpoint", ...).
-    Raises missing_error when the file is missing, ValueError when it is unreadable, lacks a
-    part, or was trained with another vocabulary (naming the first word id that differs).
-    """
-    if not path.is_file():
-        raise missing_error(f"{fname}: no {what} at {path}; " + hint)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated file, not a torch file, foreign pickle...
-        raise ValueError(f"{fname}: {path} is not a readable {what} "
-                         f"({type(error).__name__}); " + hint) from None
-    if not isinstance(checkpoint, dict) or not all(
-            isinstance(checkpoint.get(k), t) for k, t in
-            (("state_dict", dict), ("config", dict), ("vocab", list), ("meta", dict))):
-        raise ValueError(f"{fname}: {path} must hold a dict with 'state_dict', 'config', 'vocab' "
-                         f"and 'meta'; " + hint)
-    stored = checkpoint["vocab"]
-    if stored != list(vocab.id_to_word):
-        first = next((i for i, (a, b) in enumerate(zip(stored, vocab.id_to_word)) if a != b),
-                     min(len(stored), len(vocab)))
-        at = (f"id {first} is {stored[first]!r} in the checkpoint and "
-              f"{vocab.id_to_word[first]!r} here" if first < min(len(stored), len(vocab))
-              else f"{len(stored)} words in the checkpoint, {len(vocab)} here")
-        raise ValueError(f"{fname}: {path} was trained with another vocabulary ({at}); "
-                         "its word ids would mean other words. " + hint)
-    return checkpoint
+    return checkpoints.write_checkpoint(fname, model, DEFAULT_CHECKPOINT if path is None else path, vocab, meta)
 
 
 def load_captioner(path=None, vocab=None, device="cpu", check_encoder=True):
@@ -660,21 +573,18 @@ def load_captioner(path=None, vocab=None, device="cpu", check_encoder=True):
         encoder has been retrained since (its features would mean nothing to it).
     Returns: the Captioner (float32), with attributes ``vocab`` (the WordVocab) and
         ``checkpoint_meta`` (the meta dict saved with it).
-    Raises CaptionerCheckpointError (a FileNotFoundError and a ValueError) when the file is
-    missing, and ValueError when it is corrupt, does not fit this code, or was trained with
-    another vocabulary; each message names the command that rebuilds it.
+    Raises models.checkpoints.CheckpointError (a FileNotFoundError and a ValueError) when the
+    file is missing, corrupt, does not fit this code, or was trained with another vocabulary or
+    encoder; each message names the command that rebuilds it.
     """
     fname = "load_captioner"
-    if path is not None and not isinstance(path, (str, Path)):
-        raise ValueError(f"{fname}: path must be a str or pathlib.Path, got {validate.shown(path)}")
-    path = DEFAULT_CHECKPOINT if path is None else Path(path)
+    path = checkpoints.as_path(fname, path, DEFAULT_CHECKPOINT)
     if vocab is None:
         vocab = language.build_vocab()
     elif not isinstance(vocab, language.WordVocab):
         raise ValueError(f"{fname}: vocab must be a shapes_language.WordVocab or None, "
                          f"got {validate.shown(vocab)}")
-    checkpoint = read_word_model_checkpoint(fname, path, vocab, _hint(path), CaptionerCheckpointError,
-                                            "captioner checkpoint")
+    checkpoint = checkpoints.read_checkpoint(fname, path, REBUILD_COMMAND, "captioner checkpoint", vocab)
     config = checkpoint["config"]
     try:
         state = dict(checkpoint["state_dict"])
@@ -686,16 +596,15 @@ def load_captioner(path=None, vocab=None, device="cpu", check_encoder=True):
         if model.config() != config:
             raise ValueError(f"config {config} does not match the weights ({model.config()})")
     except (KeyError, ValueError, AttributeError, TypeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{fname}: {path} does not match this Captioner ({first}); "
-                         + _hint(path)) from None
+        raise checkpoints.load_failed(fname, path, REBUILD_COMMAND, "Captioner", error) from None
     wanted = checkpoint["meta"].get("encoder_sha256")
     if check_encoder and wanted and image_encoder.DEFAULT_CHECKPOINT.is_file():
-        current = weights_digest(image_encoder.load_checkpoint()["state_dict"])
+        current = checkpoints.weights_digest(image_encoder.load_checkpoint()["state_dict"])
         if current != wanted:
-            raise ValueError(f"{fname}: {path} was trained on the features of another image encoder "
-                             f"(encoder weights {wanted[:12]}..., the shipped encoder is "
-                             f"{current[:12]}...); " + _hint(path))
+            raise checkpoints.CheckpointError(
+                f"{fname}: {path} was trained on the features of another image encoder (encoder weights "
+                f"{wanted[:12]}..., the shipped encoder is {current[:12]}...); "
+                + checkpoints.rebuild_hint(REBUILD_COMMAND, path))
     model.vocab = vocab
     model.checkpoint_meta = checkpoint["meta"]
     model.eval()

@@ -52,7 +52,6 @@ The checkpoint is rebuilt by ``python -m utils.tools.pretrain_encoder``; see
 ``datasets/shapes_encoder/README.md`` for its recipe and measured accuracy.
 """
 import functools
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,6 +60,7 @@ from torch import nn
 from utils import validate
 from utils.course import as_device
 from utils.data import shapes
+from utils.models import checkpoints
 
 GRID = 8                       # the grid is GRID x GRID cells of 8x8 pixels
 NUM_LOCATIONS = GRID * GRID    # L
@@ -68,8 +68,7 @@ GRID_CHANNELS = 64             # D
 SUMMARY_SIZE = 256             # P
 COLOUR_CHANNELS = 16           # of the D grid channels, from the colour stream
 REDUCED_CHANNELS = 16          # the grid is squeezed to this many channels before the fc layer
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CHECKPOINT = REPO_ROOT / "datasets" / "shapes_encoder" / "encoder.pt"
+DEFAULT_CHECKPOINT = checkpoints.shipped_path("shapes_encoder", "encoder")
 REBUILD_COMMAND = "python -m utils.tools.pretrain_encoder"
 
 
@@ -222,26 +221,10 @@ class ShapesEncoder(nn.Module):
         return summary, fmap, grid_logits, summary_logits, self.scene_head(summary)
 
 
-def _rebuild_hint(path):
-    return f"rebuild it with `{REBUILD_COMMAND}` (writes {path})"
-
-
 def load_checkpoint(path=None):
     """The raw checkpoint dict ``{"state_dict": ..., "config": {...}}`` (see ``load_encoder``)."""
-    path = DEFAULT_CHECKPOINT if path is None else Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"load_encoder: no encoder checkpoint at {path}; "
-                                + _rebuild_hint(path))
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated file, not a torch file, foreign pickle...
-        raise ValueError(f"load_encoder: {path} is not a readable encoder checkpoint "
-                         f"({type(error).__name__}); " + _rebuild_hint(path)) from None
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict) \
-            or not isinstance(checkpoint.get("config"), dict):
-        raise ValueError(f"load_encoder: {path} must hold a dict with 'state_dict' and 'config'; "
-                         + _rebuild_hint(path))
-    return checkpoint
+    return checkpoints.read_checkpoint("load_encoder", checkpoints.as_path("load_encoder", path, DEFAULT_CHECKPOINT),
+                                       REBUILD_COMMAND, "encoder checkpoint", parts=("state_dict", "config"))
 
 
 def load_encoder(path=None, device="cpu"):
@@ -251,22 +234,18 @@ def load_encoder(path=None, device="cpu"):
     device: where to put it ("cpu", "cuda", a torch.device).
     Returns: a ``ShapesEncoder``; ``encoder.checkpoint_config`` is the config dict saved with it
     (sizes, seed, recipe, measured accuracies, torch version).
-    Raises FileNotFoundError (missing) or ValueError (corrupt, or sizes that do not match this
-    code), each naming the rebuild command.
+    Raises models.checkpoints.CheckpointError (a FileNotFoundError when missing, a ValueError
+    when corrupt or when its sizes do not match this code), naming the rebuild command.
     """
     device = as_device("load_encoder", device)
-    if path is not None and not isinstance(path, (str, Path)):
-        raise ValueError(f"load_encoder: path must be a str or pathlib.Path, got {type(path).__name__}")
-    path = DEFAULT_CHECKPOINT if path is None else Path(path)
+    path = checkpoints.as_path("load_encoder", path, DEFAULT_CHECKPOINT)
     checkpoint = load_checkpoint(path)
     config = checkpoint["config"]
     try:
         encoder = ShapesEncoder(**{k: config[k] for k in ("grid_channels", "summary_size")})
         encoder.load_state_dict(checkpoint["state_dict"])
     except (KeyError, ValueError, RuntimeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"load_encoder: {path} does not match this ShapesEncoder ({first}); "
-                         + _rebuild_hint(path)) from None
+        raise checkpoints.load_failed("load_encoder", path, REBUILD_COMMAND, "ShapesEncoder", error) from None
     encoder.checkpoint_config = config
     encoder.eval()
     for parameter in encoder.parameters():

@@ -28,7 +28,6 @@ features per location (plus 2 coordinates: each location's (x, y) in [-1, 1], Co
 in notebook 07), P = 256 summary size, H hidden units, K hidden units of an attention layer.
 """
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,19 +38,14 @@ from utils import validate
 from utils.data import shapes_language as language
 from utils.data.vqa import answer_word_ids, encode_typed_question
 from utils.models.attention_captioner import location_coordinates
-from utils.models.captioner import write_word_model_checkpoint
+from utils.models import checkpoints
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CHECKPOINT_DIR = REPO_ROOT / "datasets" / "vqa"
+CHECKPOINT_DIR = checkpoints.DATASETS / "vqa"
 REBUILD_COMMAND = "python -m utils.tools.train_vqa"
 MODEL_KINDS = ("question_only", "image_only", "concat", "product", "san1", "san2", "visual7w")
 NUM_ANSWERS = len(language.answer_vocab())
 GRID_SIDE = 8            # the encoder's grid is 8 x 8 cells of 8 x 8 pixels
 CELL_PIXELS = 8
-
-
-class VQACheckpointError(FileNotFoundError, ValueError):
-    """A VQA checkpoint is missing (also a ValueError, as corrupt or stale files are)."""
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -474,11 +468,7 @@ class PriorBaseline:
 def checkpoint_path(kind):
     """datasets/vqa/<kind>.pt, the shipped model of a kind."""
     validate.one_of("checkpoint_path", "kind", kind, MODEL_KINDS)
-    return CHECKPOINT_DIR / f"{kind}.pt"
-
-
-def _hint(path):
-    return f"rebuild it with `{REBUILD_COMMAND}` (writes {path})"
+    return checkpoints.shipped_path("vqa", kind)
 
 
 def save_vqa_model(model, path=None, meta=None):
@@ -486,39 +476,22 @@ def save_vqa_model(model, path=None, meta=None):
     fname = "save_vqa_model"
     if not isinstance(model, VQAModel):
         raise ValueError(f"{fname}: model must be a VQA model of utils.models.vqa, got {validate.shown(model)}")
-    return write_word_model_checkpoint(fname, model, language.build_vocab(),
-                                       checkpoint_path(model.kind) if path is None else path, meta)
+    return checkpoints.write_checkpoint(fname, model, checkpoint_path(model.kind) if path is None else path,
+                                        language.build_vocab(), meta)
 
 
 def load_vqa_model(kind=None, path=None, device="cpu"):
     """A model saved by save_vqa_model, in eval mode, with attribute ``checkpoint_meta``.
 
     kind: one of MODEL_KINDS (picks datasets/vqa/<kind>.pt) or None with a path.
-    Raises VQACheckpointError (missing file) or ValueError (corrupt, another vocabulary, sizes
-    that do not fit this code), each naming the rebuild command.
+    Raises models.checkpoints.CheckpointError (missing, corrupt, another vocabulary, sizes that
+    do not fit this code), naming the rebuild command.
     """
     fname = "load_vqa_model"
-    if path is None:
-        if kind is None:
-            raise ValueError(f"{fname}: give a kind (one of {list(MODEL_KINDS)}) or a path")
-        path = checkpoint_path(kind)
-    elif not isinstance(path, (str, Path)):
-        raise ValueError(f"{fname}: path must be a str or pathlib.Path, got {validate.shown(path)}")
-    path = Path(path)
-    if not path.is_file():
-        raise VQACheckpointError(f"{fname}: no VQA checkpoint at {path}; " + _hint(path))
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated file, not a torch file, foreign pickle...
-        raise ValueError(f"{fname}: {path} is not a readable checkpoint ({type(error).__name__}); "
-                         + _hint(path)) from None
-    if not isinstance(checkpoint, dict) or not all(
-            isinstance(checkpoint.get(k), t) for k, t in
-            (("state_dict", dict), ("config", dict), ("vocab", list), ("meta", dict))):
-        raise ValueError(f"{fname}: {path} must hold 'state_dict', 'config', 'vocab' and 'meta'; "
-                         + _hint(path))
-    if checkpoint["vocab"] != list(language.build_vocab().id_to_word):
-        raise ValueError(f"{fname}: {path} was trained with another vocabulary; " + _hint(path))
+    if path is None and kind is None:
+        raise ValueError(f"{fname}: give a kind (one of {list(MODEL_KINDS)}) or a path")
+    path = checkpoints.as_path(fname, path, checkpoint_path(kind) if path is None else None)
+    checkpoint = checkpoints.read_checkpoint(fname, path, REBUILD_COMMAND, "VQA checkpoint", language.build_vocab())
     config = dict(checkpoint["config"])
     try:
         kind_saved = config.pop("kind")
@@ -527,8 +500,7 @@ def load_vqa_model(kind=None, path=None, device="cpu"):
         model = build_model(kind_saved, config.pop("vocab_size"), **config)
         model.load_state_dict(checkpoint["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{fname}: {path} does not match this code ({first}); " + _hint(path)) from None
+        raise checkpoints.load_failed(fname, path, REBUILD_COMMAND, "VQA model", error) from None
     model.checkpoint_meta = checkpoint["meta"]
     model.eval()
     return model.to(device)

@@ -18,7 +18,6 @@ command, the recipe and the measured numbers) into the folder of ``--out``
 (default ``datasets/shapes_encoder/``).
 """
 import argparse
-import hashlib
 import math
 import os
 import platform
@@ -39,6 +38,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from utils.data import shapes  # noqa: E402
 from utils.models import encoder as enc  # noqa: E402
+from utils.models.checkpoints import weights_digest  # noqa: E402
 
 # The recipe. Changing any number here changes the shipped checkpoint: rerun the command.
 RECIPE = {
@@ -56,15 +56,6 @@ RECIPE = {
 }
 EVAL_SPLITS = ("val", "test", "heldout")
 IGNORE = -100  # cross-entropy target that the loss skips
-
-
-def weights_digest(module):
-    """sha256 hex digest of every tensor of a module's state_dict, in order (bitwise identity)."""
-    hasher = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        hasher.update(name.encode())
-        hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return hasher.hexdigest()
 
 
 def environment():
@@ -284,7 +275,7 @@ def train_encoder(seed=0, recipe=None, stop_after=None, progress=True, data=None
             optimiser.step()
             schedule.step()
             if step + 1 == recipe["fingerprint_steps"]:
-                fingerprint = weights_digest(model)
+                fingerprint = weights_digest(model.state_dict())
             if step % 50 == 0 or step + 1 == steps:
                 bar.set_postfix(grid=f"{grid_loss.item():.3f}", summary=f"{summary_loss.item():.3f}")
         bar.close()
@@ -556,7 +547,7 @@ def main(argv=None):
               "timing": {"data_seconds": info["data_seconds"], "train_seconds": info["train_seconds"],
                          "total_seconds": total, "cpus": os.cpu_count(), "load_before": load_before,
                          "load_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else "unknown"},
-              "fingerprint": info["fingerprint"], "weights_sha256": weights_digest(model),
+              "fingerprint": info["fingerprint"], "weights_sha256": weights_digest(model.state_dict()),
               "parameters": sum(p.numel() for p in model.parameters()),
               "environment": environment(), "torch_version": str(torch.__version__), "command": command}
     out.parent.mkdir(parents=True, exist_ok=True)

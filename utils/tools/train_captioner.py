@@ -32,6 +32,7 @@ from utils.data import shapes
 from utils.data import shapes_language as language
 from utils.data.captions import caption_dataset
 from utils.models import captioner as cap
+from utils.models.checkpoints import weights_digest
 from utils.models import encoder as enc
 from utils.training.captioning import train_captioner
 
@@ -193,8 +194,8 @@ def build(seed=0, recipe=None, progress=True, log=print):
         "decode_seconds": {s: {d: r["seconds"] for d, r in by.items()} for s, by in results.items()},
         "timing": {"features_seconds": round(feature_seconds, 1),
                    "train_seconds": {c: round(v[1]["seconds"], 1) for c, v in candidates.items()}},
-        "encoder_sha256": cap.weights_digest(enc.load_checkpoint()["state_dict"]),
-        "weights_sha256": cap.weights_digest(model.state_dict()),
+        "encoder_sha256": weights_digest(enc.load_checkpoint()["state_dict"]),
+        "weights_sha256": weights_digest(model.state_dict()),
         "environment": environment(),
     }
     meta["timing"]["total_seconds"] = round(time.perf_counter() - start, 1)

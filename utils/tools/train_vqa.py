@@ -27,7 +27,7 @@ import torch
 from utils.analysis.vqa import accuracy_by_type, accuracy_table, attention_vs_answer, parameter_count
 from utils.data import shapes_language as language
 from utils.models import encoder as image_encoder
-from utils.models.captioner import weights_digest
+from utils.models.checkpoints import weights_digest
 from utils.models.vqa import (CHECKPOINT_DIR, MODEL_KINDS, REBUILD_COMMAND, PriorBaseline, build_model,
                               save_vqa_model)
 from utils.training.vqa import default_budget, predict, train_vqa, vqa_data
