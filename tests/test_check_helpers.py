@@ -75,3 +75,27 @@ def test_slip_hint_names_the_matching_mistake_only():
     assert slip_hint((np.ones(2), np.ones(3)), slips) == ""
     assert slip_hint(np.ones(2), {"one": lambda: np.ones(2)}).endswith("one.")
     assert slip_hint("not an array", slips) == ""
+
+
+def test_common_exceptions_come_with_a_diagnosis():
+    """Shape errors name the shapes of the call; a division by zero and an index error say what to look at."""
+    from utils.checks.core import CheckFailed, call_student
+
+    def swapped(x, prev_h, Wx, Wh, b):  # a student's slip: Wx where Wh belongs
+        return np.tanh(x @ Wx + prev_h @ Wx + b)
+
+    rng = np.random.default_rng(0)
+    args = (rng.normal(size=(3, 5)), rng.normal(size=(3, 4)), rng.normal(size=(5, 4)), rng.normal(size=(4, 4)),
+            np.zeros(4))
+    with pytest.raises(CheckFailed) as info:
+        call_student("rnn_step_forward", swapped, *args)
+    message = str(info.value)
+    assert message.startswith("rnn_step_forward raised ValueError")
+    assert "x (3, 5), prev_h (3, 4), Wx (5, 4), Wh (4, 4), b (4,)" in message and "which weight" in message
+    with pytest.raises(CheckFailed, match="division by zero: a count"):
+        call_student("mean_loss", lambda losses: sum(losses) / len(losses), [])
+    with pytest.raises(CheckFailed, match="bounds of your loops"):
+        call_student("last_state", lambda h: [h[t + 1] for t in range(len(h))], [1, 2])
+    with pytest.raises(CheckFailed) as info:
+        call_student("f", lambda x: x["key"], {})
+    assert "\n" not in str(info.value)  # no diagnosis where none applies

@@ -54,6 +54,9 @@ def test_rnn_step_forward_mistakes():
     msg = _fails(check_rnn_step_forward, lambda x, h, Wx, Wh, b: np.tanh(h @ Wh + x @ Wx + b),
                  "rnn_step_forward")  # forgot the cache
     assert "(next_h, cache)" in msg
+    msg = _fails(check_rnn_step_forward, lambda x, h, Wx, Wh, b: (np.tanh(h @ Wx + x @ Wh + b), None),
+                 "rnn_step_forward")  # Wx and Wh swapped: the check's sizes make it a shape error
+    assert "which weight multiplies which input" in msg and "Wx (" in msg
 
     def in_place(x, h, Wx, Wh, b):
         h += x @ Wx

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from utils.checks.core import (CheckFailed, call_student, close_enough, exercise_check, expect_array,
-                               expect_tuple, expect_unchanged, passed)
+                               expect_cache, expect_tuple, expect_unchanged, passed)
 from utils.gradcheck import eval_numerical_gradient_array
 from utils.layers.attention import soft_attention_backward, soft_attention_forward
 from utils.layers.common import softmax
@@ -22,6 +22,7 @@ from utils.layers.common import softmax
 CASES = [(3, 5, 4, 6, 7), (2, 9, 3, 5, 4)]     # (N, L, D, H, A)
 INPUT_NAMES = ("h_prev", "V", "Wa_h", "Wa_v", "w_a")
 GRAD_NAMES = ("dh_prev", "dV", "dWa_h", "dWa_v", "dw_a")
+CACHE_NAMES = ("h_prev", "V", "Wa_h", "Wa_v", "w_a", "u", "alpha")
 
 
 def _inputs(rng, N, L, D, H, A):
@@ -79,7 +80,7 @@ def check_soft_attention_forward(student_fn, seed=0):
         for before, after, what in zip(args, copies, INPUT_NAMES):
             expect_unchanged(name, before, after, what)
         outputs = expect_tuple(name, result[0], ("context", "alpha"))
-        (context, alpha), _ = soft_attention_forward(*args)
+        (context, alpha), cache = soft_attention_forward(*args)
         label = f"case N={N}, L={L}, D={D}, H={H}, A={A}"
         for got, expected, what in ((outputs[1], alpha, "alpha"), (outputs[0], context, "context")):
             try:
@@ -90,7 +91,8 @@ def check_soft_attention_forward(student_fn, seed=0):
                                 "e = u @ w_a is (N, L); alpha = softmax(e) over axis 1; "
                                 "context = sum over i of alpha[:, i, None] * V[:, i]")
                 raise CheckFailed(f"{exc}\n{hint}") from None
-    passed(name, f"context and alpha match the reference on {len(CASES)} random cases "
+        expect_cache(name, result[1], cache, CACHE_NAMES, label)
+    passed(name, f"context, alpha and the cache match the reference on {len(CASES)} random cases "
                  f"(max relative error < 1e-8)")
 
 

@@ -16,6 +16,7 @@ before, so the exercise fails and the self-check reports it as "not implemented"
 """
 import contextlib
 import functools
+import inspect
 import io
 import os
 import traceback
@@ -143,13 +144,41 @@ def _where_in_student_code(exc):
     return ""
 
 
+SHAPE_ERRORS = ("matmul", "shapes cannot be multiplied", "could not be broadcast", "must match the size",
+                "not aligned", "size mismatch")
+
+
+def _argument_shapes(fn, args, kwargs):
+    """'x (3, 5), Wx (5, 4), ...': the array arguments of a call, named as fn names them."""
+    try:
+        named = inspect.signature(fn).bind(*args, **kwargs).arguments.items()
+    except (TypeError, ValueError):
+        named = [(f"argument {k + 1}", a) for k, a in enumerate(args)] + list(kwargs.items())
+    return ", ".join(f"{n} {tuple(a.shape)}" for n, a in named if hasattr(a, "shape"))
+
+
+def diagnosis(exc, fn, args, kwargs):
+    """A line saying what a common exception in student code usually means ('' if none applies)."""
+    if isinstance(exc, (ValueError, RuntimeError)) and any(k in str(exc) for k in SHAPE_ERRORS):
+        return (f"\nThe shapes do not fit together. Your function was called with "
+                f"{_argument_shapes(fn, args, kwargs)}: write the shape of each intermediate as a "
+                f"comment and check which weight multiplies which input, and whether it needs .T")
+    if isinstance(exc, ZeroDivisionError):
+        return "\nA division by zero: a count or a length you divide by is 0 here (an empty loop?)"
+    if isinstance(exc, IndexError):
+        return ("\nAn index past the end of an axis: check the bounds of your loops (range(T) "
+                "gives 0 .. T-1) and which axis each index is for")
+    return ""
+
+
 def call_student(name, fn, *args, **kwargs):
     """Call the student's ``fn(*args, **kwargs)`` and turn its failures into course messages.
 
     name: the exercise name used in messages.
     Returns: whatever fn returns.
     Raises: ExerciseNotImplemented if fn raises NotImplementedError; CheckFailed for any other
-    exception, with its type, message and the line of the student's cell.
+    exception, with its type, message, the line of the student's cell and, for the common
+    ones (shapes that do not fit, a division by zero, an index out of range), what they mean.
     """
     if not callable(fn):
         raise CheckFailed(f"{name}: expected your function, got {type(fn).__name__}. "
@@ -162,7 +191,7 @@ def call_student(name, fn, *args, **kwargs):
             f"with your code, run that cell, then run this check again.") from None
     except Exception as exc:  # any bug in student code becomes one readable line
         raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}"
-                          f"{_where_in_student_code(exc)}") from None
+                          f"{_where_in_student_code(exc)}{diagnosis(exc, fn, args, kwargs)}") from None
 
 
 def as_numpy(value):
@@ -240,6 +269,27 @@ def expect_array(name, got, expected, what="output", rtol=1e-8):
             f"first at index {idx}: expected {exp64[idx]:.6g}, got {got64[idx]:.6g}\n"
             f"max relative error {err:.1e} (allowed {rtol:.0e})")
     return err
+
+
+def expect_cache(name, got, expected, names, label):
+    """Compare the student's cache with the layout the exercise states, entry by entry, by value.
+
+    got: the student's cache; expected: the reference forward's cache (a tuple of arrays);
+    names: the entries' names, e.g. ("h_prev", "V", ..., "alpha"); label: the case, for messages.
+    A backward pass reads these entries by position, so a wrong or reordered entry is a bug
+    even when the forward's outputs are right.
+    """
+    layout = f"({', '.join(names)})"
+    if not isinstance(got, (tuple, list)) or len(got) != len(names):
+        raise CheckFailed(f"{name}: the cache must be the tuple {layout} the exercise states, got "
+                          f"{len(got) if isinstance(got, (tuple, list)) else 'a ' + type(got).__name__}"
+                          f"{' values' if isinstance(got, (tuple, list)) else ''}")
+    for entry, want, what in zip(got, expected, names):
+        try:
+            expect_array(name, entry, want, what=f"cache entry {what} ({label})", rtol=1e-8)
+        except CheckFailed as exc:
+            raise CheckFailed(f"{exc}\nthe outputs are right, but the backward pass will read {what} "
+                              f"from the cache {layout}: store exactly that value there") from None
 
 
 def expect_unchanged(name, before, after, what):

@@ -10,8 +10,8 @@ product swapped, a bias gradient not summed over the batch, a forgotten residual
 """
 import numpy as np
 
-from utils.checks.core import (CheckFailed, call_student, exercise_check, expect_array, expect_tuple,
-                               expect_unchanged, passed, slip_hint)
+from utils.checks.core import (CheckFailed, call_student, exercise_check, expect_array, expect_cache,
+                               expect_tuple, expect_unchanged, passed, slip_hint)
 from utils.gradcheck import eval_numerical_gradient_array
 from utils.layers.common import softmax
 from utils.layers.vqa import attention_hop_forward, product_fusion_forward
@@ -22,6 +22,8 @@ FUSION_INPUTS = ("v", "q", "W_v", "b_v", "W_q", "b_q")
 FUSION_GRADS = ("dv", "dq", "dW_v", "db_v", "dW_q", "db_q")
 HOP_INPUTS = ("u", "V", "W_I", "W_Q", "b_A", "w_P")
 HOP_GRADS = ("du", "dV", "dW_I", "dW_Q", "db_A", "dw_P")
+FUSION_CACHE = ("v", "q", "W_v", "W_q", "a", "b")
+HOP_CACHE = ("u", "V", "W_I", "W_Q", "w_P", "h", "p")
 
 
 def _fusion_inputs(rng, N, P, H, E):
@@ -79,16 +81,18 @@ def check_product_fusion_forward(student_fn, seed=0):
     rng = np.random.default_rng(seed)
     for N, P, H, E in FUSION_CASES:
         args = _fusion_inputs(rng, N, P, H, E)
-        got = _call(name, student_fn, args, FUSION_INPUTS, ("f", "cache"))[0]
-        f, _ = product_fusion_forward(*args)
+        got, got_cache = _call(name, student_fn, args, FUSION_INPUTS, ("f", "cache"))
+        f, cache = product_fusion_forward(*args)
+        label = f"case N={N}, P={P}, H={H}, E={E}"
         try:
-            expect_array(name, got, f, what=f"f (case N={N}, P={P}, H={H}, E={E})", rtol=1e-8)
+            expect_array(name, got, f, what=f"f ({label})", rtol=1e-8)
         except CheckFailed as exc:
             hint = slip_hint(got, _fusion_slips(*args)) or (
                 "\nf has shape (N, E): project v with W_v and q with W_q, add each bias, squash "
                 "each with tanh, then multiply the two (N, E) arrays elementwise")
             raise CheckFailed(f"{exc}{hint}") from None
-    passed(name, f"f matches the reference on {len(FUSION_CASES)} random cases "
+        expect_cache(name, got_cache, cache, FUSION_CACHE, label)
+    passed(name, f"f and the cache match the reference on {len(FUSION_CASES)} random cases "
                  f"(max relative error < 1e-8)")
 
 
@@ -173,7 +177,7 @@ def check_attention_hop_forward(student_fn, seed=2):
         args = _hop_inputs(rng, N, L, d, K)
         result = _call(name, student_fn, args, HOP_INPUTS, ("(u_next, p)", "cache"))
         outputs = expect_tuple(name, result[0], ("u_next", "p"))
-        (u_next, p), _ = attention_hop_forward(*args)
+        (u_next, p), cache = attention_hop_forward(*args)
         label = f"case N={N}, L={L}, d={d}, K={K}"
         for got, expected, what in ((outputs[1], p, "p"), (outputs[0], u_next, "u_next")):
             try:
@@ -184,7 +188,8 @@ def check_attention_hop_forward(student_fn, seed=2):
                     "is (N, L); p = softmax of e over the locations; u_next = u + the p-weighted "
                     "sum of the V_i")
                 raise CheckFailed(f"{exc}{hint}") from None
-    passed(name, f"u_next and p match the reference on {len(HOP_CASES)} random cases "
+        expect_cache(name, result[1], cache, HOP_CACHE, label)
+    passed(name, f"u_next, p and the cache match the reference on {len(HOP_CASES)} random cases "
                  f"(max relative error < 1e-8)")
 
 
