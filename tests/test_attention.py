@@ -383,6 +383,11 @@ def _step(h, grid, p, dim=1, tanh=True, weighted=True, detach=False):
     return (context.detach(), alpha.detach()) if detach else (context, alpha)
 
 
+def _fwd_cache_scores(*args):
+    outputs, (h, V, Wa_h, Wa_v, w_a, u, alpha) = soft_attention_forward(*args)
+    return outputs, (h, V, Wa_h, Wa_v, w_a, u @ w_a, alpha)
+
+
 REFERENCE_ANSWERS = {
     "soft_attention_forward": soft_attention_forward,
     "soft_attention_backward": soft_attention_backward,
@@ -395,6 +400,7 @@ PLANTED = {
         functools.partial(_fwd, tanh=False),                          # no tanh
         functools.partial(_fwd, weighted=False),                      # sum instead of weighting
         lambda h, V, Wa_h, Wa_v, w_a: _fwd(h, V, Wa_h.T, Wa_v, w_a),  # transposed weights
+        _fwd_cache_scores,                                            # right outputs, scores cached for u
     ],
     "soft_attention_backward": [
         functools.partial(_bwd, tanh_grad=False),                     # forgot tanh'
@@ -413,6 +419,7 @@ EXPECTED_HINTS = {
     ("soft_attention_forward", 0): "over axis 1",
     ("soft_attention_forward", 1): "tanh is missing",
     ("soft_attention_forward", 2): "weighted average",
+    ("soft_attention_forward", 4): "read u from the cache",
     ("soft_attention_backward", 0): "derivative is missing",
     ("soft_attention_backward", 1): "dalpha is ignored",
     ("soft_attention_backward", 2): "keys",

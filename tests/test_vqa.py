@@ -365,12 +365,23 @@ REFERENCE_ANSWERS = {
     "attention_hop_backward": attention_hop_backward,
 }
 
+def _fusion_cache_swapped(*args):
+    f, (v, q, W_v, W_q, a, b) = product_fusion_forward(*args)
+    return f, (v, q, W_v, W_q, b, a)
+
+
+def _hop_cache_u_next(*args):
+    (u_next, p), cache = attention_hop_forward(*args)
+    return (u_next, p), (u_next,) + cache[1:]
+
+
 PLANTED = {
     "product_fusion_forward": [
         functools.partial(_fusion, tanh=False),                       # no tanh
         functools.partial(_fusion, bias=False),                       # biases left out
         functools.partial(_fusion, product=False),                    # a sum, not a product
         _fusion_concat,                                               # concatenation instead
+        _fusion_cache_swapped,                                        # right f, a and b swapped in the cache
     ],
     "product_fusion_backward": [
         functools.partial(_fusion_back, tanh_grad=False),             # forgot tanh'
@@ -382,6 +393,7 @@ PLANTED = {
         functools.partial(_hop, axis=0),                              # softmax over the batch
         functools.partial(_hop, residual=False),                      # no residual
         functools.partial(_hop, tanh=False),                          # no tanh
+        _hop_cache_u_next,                                            # right outputs, u_next cached for u
     ],
     "attention_hop_backward": [
         functools.partial(_hop_back, tanh_grad=False),                # forgot tanh'
@@ -396,6 +408,7 @@ EXPECTED_HINTS = {
     ("product_fusion_forward", 1): "bias is missing",
     ("product_fusion_forward", 2): "elementwise product",
     ("product_fusion_forward", 3): "has shape",
+    ("product_fusion_forward", 4): "read a from the cache",
     ("product_fusion_backward", 0): "derivative is missing",
     ("product_fusion_backward", 1): "factors are swapped",
     ("product_fusion_backward", 2): "sums over the N rows",
@@ -403,6 +416,7 @@ EXPECTED_HINTS = {
     ("attention_hop_forward", 0): "wrong axis",
     ("attention_hop_forward", 1): "residual is missing",
     ("attention_hop_forward", 2): "tanh is missing",
+    ("attention_hop_forward", 3): "read u from the cache",
     ("attention_hop_backward", 0): "derivative is missing",
     ("attention_hop_backward", 1): "residual's gradient is missing",
     ("attention_hop_backward", 2): "summed over the L locations",
