@@ -265,6 +265,8 @@ EXAMPLES = [
        accepts={("forget_bias", "negative"): "a negative forget bias is a valid experiment"}),
     ex("utils.viz.gradient_flow", "plot_log_norms", lambda f: ((f.axes, np.linspace(0, -3, 5)), {"label": "vanilla", "color": "C0", "style": "-"}),
        fixed={"ax"}),
+    ex("utils.viz.figure", "show", lambda f: ((plt.figure(), "an empty figure of the bad-input walk"), {}), fixed={"fig"}),
+    ex("utils.viz.shapes", "describe_scene", lambda f: ((f.scenes[0],), {}), fixed={"scene"}),
     ex("utils.viz.shapes", "draw_scene", lambda f: ((f.axes, f.scenes[0]), {"title": "scene"}), fixed={"ax", "scene"}),
     ex("utils.viz.shapes", "draw_scenes", lambda f: ((f.scenes,), {"texts": ["one", "two"], "ncols": 2, "width": 20}),
        fixed={"scenes"}),

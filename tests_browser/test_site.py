@@ -163,6 +163,9 @@ def test_page(name, browser, site_url, settings):
     assert math["typeset"] == math["math"], f"{name}: {math['math'] - math['typeset']} equations not typeset"
     assert not math["raw"], f"{name}: raw TeX left in the text: {math['raw'][:3]}"
     assert row["images_loaded"] == row["images"], f"{name}: an image did not load"
+    assert row["images_with_alt"] == row["images"], \
+        f"{name}: {row['images'] - row['images_with_alt']} of {row['images']} images without alt text " \
+        "(show figures with utils.viz.figure.show(fig, alt))"
     assert widgets["shown"] == widgets["views"], f"{name}: {widgets['views'] - widgets['shown']} saved widgets not shown"
     assert widgets["drawn"] == widgets["outputs"], \
         f"{name}: {widgets['outputs'] - widgets['drawn']} widget outputs without their figure"

@@ -1,6 +1,7 @@
 """Pictures of attention: where the captioner looked for each word (Xu et al. 2015, fig. 2-3).
 
     attention_overlay      the image lit where an attention map is high
+    attention_peak         where a map peaks and the object there, in words (for alt text)
     draw_attention_strip   the image, then one panel per generated word with its map
     attention_widget       choose a scene and step through its words, live from the model
     draw_training_curves   the words' loss of several trainings; REINFORCE's reward and baseline
@@ -19,7 +20,8 @@ from utils.data import shapes_language as language
 from utils.models import encoder as image_encoder
 from utils.models.attention_captioner import caption_with_attention, check_attention_model
 from utils.palette import SEQUENTIAL_MAP
-from utils.viz.shapes import draw_scene
+from utils.viz.figure import show
+from utils.viz.shapes import describe_scene, draw_scene, where
 from utils.viz.widgets import interactive_figure
 
 DIM = 0.2  # brightness of the image where the map is 0 (1 where it is at its maximum)
@@ -66,6 +68,16 @@ def _word_panel(ax, scene, word, alpha, prob):
     ax.set_title(f"{word} ({prob:.2f})", fontsize=9)
 
 
+def attention_peak(scene, alpha):
+    """Where an attention map (L,) over a G x G grid peaks, in words, and the object there:
+    e.g. 'the top left, on the red circle' (scene: the shapes.Scene the map looks at)."""
+    G = int(round(np.sqrt(alpha.size)))
+    row, col = divmod(int(np.argmax(alpha)), G)
+    x, y = (col + 0.5) * scene.image.shape[1] / G, (row + 0.5) * scene.image.shape[0] / G
+    on = [o.name for o in scene.objects if o.box[0] <= x < o.box[2] and o.box[1] <= y < o.box[3]]
+    return f"the {where(scene, x, y)}, " + (f"on the {on[0]}" if on else "on no object")
+
+
 def draw_attention_strip(scene, words, alphas, probs, ncols=6, title=None):
     """The paper's figure: the image, then each generated word with its attention map.
 
@@ -94,7 +106,10 @@ def draw_attention_strip(scene, words, alphas, probs, ncols=6, title=None):
     caption = " ".join(words) if words else "(empty caption)"
     fig.suptitle("\n".join(textwrap.wrap(title or caption, 100)), fontsize=10)
     fig.tight_layout()
-    plt.show()
+    looks = "; ".join(f"'{w}' peaks at {attention_peak(scene, a)}" for w, a in zip(words, alphas))
+    show(fig, f"{title + ': the' if title else 'The'} image ({describe_scene(scene)}), then "
+              + (f"one panel per word of the caption '{caption}', the image lit where that word's "
+                 f"attention is high and dark elsewhere: {looks}." if words else "an empty caption."))
     return fig
 
 
@@ -159,7 +174,14 @@ def attention_widget(model, scenes, vocab=None, grid=None, scene=0, max_length=2
             shown = words[:t] + [f"[{words[t]}]"] + words[t + 1:]
             fig.suptitle("\n".join(textwrap.wrap(" ".join(shown), 80)), fontsize=9)
         fig.tight_layout()
-        plt.show()
+        if not words:
+            alt = f"Scene {scene} ({describe_scene(scenes[scene])}), whose greedy caption is empty."
+        else:
+            alt = (f"Word {t + 1} of {len(words)}, '{words[t]}', of the caption '{' '.join(words)}' of "
+                   f"scene {scene}: left, the image lit by the word's attention, which peaks at "
+                   f"{attention_peak(scenes[scene], alphas[t])}; right, the {G} x {G} map itself, its "
+                   f"largest weight {alphas[t].max():.2f}.")
+        show(fig, alt)
 
     style = {"description_width": "50px"}
     scene_slider = widgets.IntSlider(value=scene, min=0, max=len(scenes) - 1, description="scene",
@@ -220,5 +242,11 @@ def draw_training_curves(histories, window=25):
         right.set_title("REINFORCE: reward and baseline", fontsize=10)
         right.legend(fontsize=8)
     fig.tight_layout()
-    plt.show()
+    runs = "; ".join(f"{name}, which ends {'below' if c[-1] < c[0] else 'at or above'} where it starts"
+                     for name, c in ((name, _smooth(h["nll"], window)) for name, h in histories.items()))
+    show(fig, f"Left: the words' loss per caption in nats, log scale, {window}-step moving average, "
+              f"against the training step, one line per run: {runs}."
+              + (f" Right: for {', '.join(hard)}, REINFORCE's reward log p(caption | locations) of each "
+                 f"minibatch, pale, and its moving-average baseline b, a smooth line through it."
+                 if hard else ""))
     return fig

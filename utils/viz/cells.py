@@ -10,6 +10,7 @@ from IPython.display import HTML, display
 from utils import validate
 from utils.analysis.cell_trace import check_text
 from utils.palette import DIVERGING_MAP
+from utils.viz.figure import show
 from utils.viz.widgets import interactive_figure
 
 def _scaled(values):
@@ -59,7 +60,16 @@ def draw_cell_text(text, values, title="", max_chars=700, width=90):
     ax.grid(False)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    plt.show()
+
+    def around(k):  # the characters around position k, one line
+        return " ".join(text[max(0, k - 12):k + 12].split())
+
+    extremes = (f"the strongest orange is at '{around(int(np.argmax(scaled)))}', the strongest purple "
+                f"at '{around(int(np.argmin(scaled)))}'" if np.any(scaled) else "every value is 0")
+    show(fig, f"{title + ': ' if title else ''}the first {len(text)} characters of the text starting "
+              f"'{' '.join(text[:40].split())}', in {len(rows)} rows, each character's background "
+              f"coloured by its value, purple below 0, white at 0, orange above; {np.mean(scaled > 0):.0%} "
+              f"of the characters are orange; {extremes}.")
     return fig
 
 

@@ -1,8 +1,9 @@
 """Diagrams: unrolled RNNs, the character model in training and generation, BPTT, truncated BPTT,
 the LSTM cell with its cell-state path.
 
-Every function draws with matplotlib and returns the Figure, so a notebook cell shows it and
-its text form (``<Figure size ... with N Axes>``) is the same on every run.
+Every function draws with matplotlib and returns the Figure; the notebook shows it with
+``utils.viz.figure.show`` and alt text written for its place in the lesson. ``draw_tbptt_mask``,
+which its widget redraws, shows itself with alt text computed from T, k1 and k2.
 """
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -11,6 +12,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from utils import validate
 from utils.palette import BLACK, BLUE, COUNTS_MAP, DIAGRAM_FILLS, GREY, LIGHT_GREY, MID_GREY, REDDISH_PURPLE, VERMILLION, WHITE
 from utils.training.tbptt import tbptt_gradient_mask
+from utils.viz.figure import show
 from utils.viz.widgets import interactive_figure
 
 COLORS = DIAGRAM_FILLS
@@ -245,7 +247,13 @@ def draw_tbptt_mask(T=24, k1=6, k2=6):
     ax.set_title(f"T={T}, k1={k1}, k2={k2}: gradient reaches at most {longest} steps back,\n"
                  f"{no_grad} of {T} losses send no gradient at all", fontsize=9)
     ax.grid(False)
-    plt.show()
+    updates = -(-T // k1)
+    show(fig, f"A {T} by {T} grid for truncated BPTT with T = {T}, k1 = {k1} and k2 = {k2}: row s is "
+              f"the loss at step s, column t the hidden state h_t, shaded where that loss sends "
+              f"gradient to h_t. The shading is {updates} blocks along the diagonal, one per update "
+              f"every {k1} steps (lines between them), each reaching back {k2} steps from its update: "
+              f"gradient reaches at most {longest} steps back, and {no_grad} of the {T} losses send "
+              f"no gradient at all.")
     return fig
 
 

@@ -7,6 +7,7 @@ import torch
 from utils import validate
 from utils.models.char_lm import next_char_probs, sample
 from utils.palette import BLUE
+from utils.viz.figure import show
 from utils.viz.widgets import interactive_figure
 
 def _printable(char):
@@ -34,7 +35,11 @@ def draw_next_char_distribution(model, vocab, prefix="ROMEO:", temperature=1.0, 
     ax.set_ylabel("probability")
     shown = prefix[-30:].replace("\n", "\\n")
     ax.set_title(f"next character after '…{shown}' at temperature {temperature:g}", fontsize=9)
-    plt.show()
+    spoken = {"\n": "newline", " ": "space"}
+    likely = ", ".join(f"{spoken.get(vocab.chars[i], repr(vocab.chars[i]))} {probs[i]:.2f}" for i in order[:3])
+    show(fig, f"Bar chart of the probabilities, on a scale from 0 to 1, of the {len(order)} most likely "
+              f"characters to follow '…{shown}' at temperature {temperature:g}: most likely are "
+              f"{likely}; the {len(order)} bars hold {probs[order].sum():.0%} of the probability.")
     if n_chars:
         generator = torch.Generator().manual_seed(seed)
         print(sample(model, vocab, prefix, n_chars, temperature=temperature, generator=generator))

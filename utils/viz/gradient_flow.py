@@ -10,6 +10,7 @@ from utils.analysis.gradient_flow import MAX_LENGTH, gradient_norms_through_time
 from utils.models.cells import FLOW_CELLS
 from utils.models.weights import singular_values
 from utils.palette import BLACK, CELL_COLORS, CELL_MARKERS, GREY, REDDISH_PURPLE, VERMILLION
+from utils.viz.figure import show
 from utils.viz.widgets import interactive_figure
 
 CELL_LABELS = {"vanilla": "vanilla RNN", "lstm": "LSTM", "gru": "GRU", "residual": "residual RNN"}
@@ -96,7 +97,21 @@ def draw_gradient_flow(radius=1.0, input_scale=1.0, length=100, cell="vanilla", 
     ax_sv.set_title(f"singular values of {which}: largest {sv[0]:.2f}", fontsize=9)
     ax_sv.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    plt.show()
+    bias = f", LSTM forget bias {forget_bias:g}" if "lstm" in cells else ""
+    at_start = []
+    for res in results:
+        text = f"10^{round(res['log10_h'][0]):d} for the {CELL_LABELS[res['cell']]}"
+        if res["log10_c"] is not None:
+            text += f" (10^{round(res['log10_c'][0]):d} along its cell state c_t, dotted)"
+        at_start.append(text)
+    bounds = ("; a dashed grey line is the vanilla bound sigma_max^(T-t)" if "vanilla" in cells else "") \
+        + ("; a dash-dot line is the residual bound (1 + sigma_max)^(T-t)" if "residual" in cells else "")
+    show(fig, f"Left: the gradient norm ||dL/dh_t|| on a log scale against the step t from 1 to {length} "
+              f"for {'every cell' if cell == 'all' else 'the ' + CELL_LABELS[cell]} with spectral radius "
+              f"{radius:g}, input scale {input_scale:g}{bias}: 1 at t = {length} and, at t = 1, about "
+              f"{', '.join(at_start)}{bounds}. Right: the {len(sv)} singular values of {which} on a log "
+              f"scale, the largest {sv[0]:.2f}, against a line at 1 and a dashed line at the spectral "
+              f"radius.")
     return fig
 
 

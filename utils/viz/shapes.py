@@ -7,6 +7,7 @@ from matplotlib.patches import Rectangle
 from utils import validate
 from utils.data.shapes import Scene
 from utils.palette import WHITE
+from utils.viz.figure import show
 
 
 def _check_scenes(fname, scenes):
@@ -17,6 +18,23 @@ def _check_scenes(fname, scenes):
         raise ValueError(f"{fname}: scenes must be a non-empty list of Scene objects "
                          f"(from utils.data.shapes.make_scenes), got {validate.shown(scenes)}")
     return scenes
+
+
+def where(scene, x, y):
+    """Where the pixel (x, y) lies in the scene's image, in words: 'top left', 'centre', ..."""
+    size = scene.image.shape[0]
+    row = ("top", "", "bottom")[min(2, int(3 * y / size))]
+    column = ("left", "", "right")[min(2, int(3 * x / size))]
+    return f"{row} {column}".strip() or "centre"
+
+
+def describe_scene(scene):
+    """The scene's objects in words, e.g. 'a large red circle at the top left and a small blue
+    square at the centre' (the alt text of pictures of scenes)."""
+    if not isinstance(scene, Scene):
+        raise validate.WrongType(f"describe_scene: scene must be a shapes.Scene, got {validate.shown(scene)}")
+    names = [f"a {o.size} {o.colour} {o.shape} at the {where(scene, *o.centre)}" for o in scene.objects]
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def draw_scene(ax, scene, boxes=False, title=None):
@@ -67,5 +85,10 @@ def draw_scenes(scenes, texts=None, ncols=4, boxes=False, width=30, title=None):
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    plt.show()
+    parts = [f"Scene {k + 1}: {describe_scene(scene)}"
+             + ("" if texts is None else ", text under it: " + "; ".join(texts[k]))
+             for k, scene in enumerate(scenes)]
+    show(fig, f"{title + ': ' if title else ''}{len(scenes)} scenes of the shapes world in {nrows} "
+              f"row{'s' if nrows > 1 else ''}{', each object in a dashed box' if boxes else ''}. "
+              + ". ".join(parts) + ".")
     return fig

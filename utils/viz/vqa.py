@@ -20,8 +20,9 @@ from utils.data import shapes_language as language
 from utils.data.shapes import Scene
 from utils.models.vqa import VQAModel, answer_question, is_multiple_choice
 from utils.palette import BLACK, BLUE, COUNTS_MAP, ORANGE, VERMILLION, WHITE
-from utils.viz.attention import attention_overlay
-from utils.viz.shapes import draw_scene
+from utils.viz.attention import attention_overlay, attention_peak
+from utils.viz.figure import live, show
+from utils.viz.shapes import describe_scene, draw_scene
 
 TYPE_YOUR_OWN = "(type a question below)"
 
@@ -38,6 +39,7 @@ def draw_answer(scene, question, result, truth=None):
 
     scene: shapes.Scene; question: its text; result: from ``answer_question``; truth: the
     right answer, if known (marked in the bar chart).
+    Shows the figure with alt text naming the question, the hops' peaks and the top answers.
     Returns: the Figure.
     """
     fname = "draw_answer"
@@ -71,6 +73,11 @@ def draw_answer(scene, question, result, truth=None):
     fig.suptitle("\n".join(textwrap.wrap(title, 90)), fontsize=9,
                  color=VERMILLION if note else BLACK)
     fig.tight_layout()
+    peaks = "".join(f"; hop {k + 1}'s attention peaks at {attention_peak(scene, maps[k])}" for k in range(hops))
+    top = ", ".join(f"{a} {p:.2f}" for a, p in zip(result["answers"][:3], result["probs"][:3]))
+    show(fig, f"The question '{question}'{' (' + note + ')' if note else ''} about the image of "
+              f"{describe_scene(scene)}{peaks}; bars of the answers' probabilities, most likely {top}"
+              + ("" if truth is None else f"; the right answer, {truth}, is the orange bar") + ".")
     return fig
 
 
@@ -117,23 +124,23 @@ def vqa_widget(model, scenes, summary, grid, scene=0, question=0):
             fig, ax = plt.subplots(figsize=(4.5, 3.0))
             draw_scene(ax, scenes[scene], title="type a question in the box, e.g. "
                                                  "'what colour is the circle ?'")
-            plt.show()
+            show(fig, f"Scene {scene}, {describe_scene(scenes[scene])}, waiting for a question "
+                      f"typed in the box.")
             return
         try:
             result = answer_question(model, summary[scene], grid[scene], text)
         except ValueError as error:   # a question with no words: say so instead of a traceback
             fig, ax = plt.subplots(figsize=(4.5, 3.0))
             draw_scene(ax, scenes[scene], title=str(error).split(": ", 1)[-1][:70])
-            plt.show()
+            show(fig, f"Scene {scene}, {describe_scene(scenes[scene])}, with the message that the "
+                      f"question '{text}' cannot be answered: {str(error).split(': ', 1)[-1]}")
             return
         truth = found[text].answer if text in found else None
         draw_answer(scenes[scene], text, result, truth)
-        plt.show()
 
     first = scene_questions(scene)
     result = answer_question(model, summary[scene], grid[scene], first[question].text)
     draw_answer(scenes[scene], first[question].text, result, first[question].answer)
-    plt.show()
     style = {"description_width": "60px"}
     scene_slider = widgets.IntSlider(value=scene, min=0, max=len(scenes) - 1, description="scene",
                                      continuous_update=False, style=style,
@@ -154,7 +161,7 @@ def vqa_widget(model, scenes, summary, grid, scene=0, question=0):
     scene_slider.observe(new_scene, names="value")
     # Two rows (scene and menu, then the text box): three wide controls in one row would not
     # fit a 1280-px JupyterLab window with the file browser open.
-    output = widgets.interactive_output(draw, {"scene": scene_slider, "picked": menu, "typed": typed})
+    output = widgets.interactive_output(live(draw), {"scene": scene_slider, "picked": menu, "typed": typed})
     box = widgets.VBox([widgets.HBox([scene_slider, menu]), widgets.HBox([typed]), output])
     display(box)
     return box
@@ -186,7 +193,11 @@ def draw_type_accuracy(results, split="test"):
     ax.set_ylabel(f"accuracy ({split})")
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
-    plt.show()
+    overall = ", ".join(f"{name} {by_split[split]['overall']:.2f}" for name, by_split in results.items()
+                        if by_split[split].get("overall") is not None)
+    show(fig, f"Grouped bars of accuracy on the {split} split, from 0 to 1, for each question type "
+              f"({', '.join(columns)}), one bar per model in the order {', '.join(map(str, results))}"
+              + (f"; overall accuracy: {overall}." if overall else "."))
     return fig
 
 
@@ -216,7 +227,14 @@ def draw_confusion(labels, matrix, title=""):
     ax.grid(False)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    plt.show()
+    off = matrix - np.diag(np.diag(matrix))
+    i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+    errors = (f"; the most frequent error is {labels[i]} answered as {labels[j]}, {off[i, j]} times"
+              if off[i, j] else "; there are no errors")
+    show(fig, f"{title + ': ' if title else ''}confusion matrix of {matrix.sum()} answers, rows the true "
+              f"answer and columns the predicted one, over the answers {', '.join(labels)}, a darker "
+              f"cell for more answers; "
+              f"{np.trace(matrix)} lie on the diagonal (right){errors}.")
     return fig
 
 
@@ -260,5 +278,9 @@ def draw_examples(scenes, data, rows, predicted, attention, title=""):
         axes[-1, col].set_xlabel(f"said {names[predicted[m]]}, right {data['answers'][m]}", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    plt.show()
+    cases = "; ".join(f"'{data['texts'][m]}' said {names[predicted[m]]}, right {data['answers'][m]}, "
+                      + ", ".join(f"hop {k + 1} peaks at {attention_peak(scenes[int(data['scene'][m])], attention[m, k])}"
+                                  for k in range(hops)) for m in rows)
+    show(fig, f"{title + ': ' if title else ''}{len(rows)} question{'s' if len(rows) > 1 else ''}, one column "
+              f"each, the image under each of the {hops} hops' attention (one row per hop): {cases}.")
     return fig

@@ -10,13 +10,15 @@ import numpy as np
 from IPython.display import display
 
 from utils import validate
+from utils.viz.figure import live, show
 
 
 def interactive_figure(draw, **controls):
     """Controls that redraw ``draw(**values)`` whenever one of them changes.
 
-    draw: function taking the controls' values as keyword arguments and drawing a figure
-        (it should call ``plt.show()`` or return the Figure).
+    draw: function taking the controls' values as keyword arguments that shows its figure
+        with ``utils.viz.figure.show(fig, alt)``, the alt text computed from the values; while
+        it redraws, show() starts that text with ``figure.LIVE`` (the widget's view).
     controls: name -> ipywidgets control, e.g. ``w=widgets.FloatSlider(...)``.
     Returns: the widget box (controls above, in rows of at most three; figure below); it is
     also displayed.
@@ -25,7 +27,7 @@ def interactive_figure(draw, **controls):
         if not isinstance(control, widgets.ValueWidget):
             raise validate.WrongType(f"interactive_figure: control {name!r} must be an ipywidgets "
                             f"control with a value, got {type(control).__name__}")
-    output = widgets.interactive_output(draw, controls)
+    output = widgets.interactive_output(live(draw), controls)
     items = list(controls.values())
     per_row = 3 if len(items) > 3 else len(items)  # more than three: rows of three, never one squeezed row
     rows = [widgets.HBox(items[k:k + per_row]) for k in range(0, len(items), per_row)]
@@ -51,7 +53,15 @@ def draw_tanh_unit(w=1.0, b=0.0):
     ax.set_xlabel("input a")
     ax.legend(loc="upper left")
     ax.set_title(f"w = {w:.1f}, b = {b:.1f}: flat regions pass almost no gradient")
-    plt.show()
+    slope = np.abs(w * (1 - y ** 2))
+    steep = int(np.argmax(slope))
+    flat = np.mean(slope < 0.1)  # share of the axis where the unit passes less than a tenth
+    slope_text = ("is 0 everywhere: with w = 0 no gradient reaches a" if w == 0 else
+                  f"is largest in size, {w * (1 - y[steep] ** 2):.2f}, at a = {round(a[steep], 1) + 0.0:.1f} and below "
+                  f"0.1 in size on {flat:.0%} of the axis, where the unit is saturated")
+    show(fig, f"Two curves over the input a from -4 to 4 for one tanh unit with w = {w:.1f} and "
+              f"b = {b:.1f}: tanh(w·a + b) goes from {y[0]:.2f} to {y[-1]:.2f}, and its slope "
+              f"w·(1 - tanh²) {slope_text}.")
     return fig
 
 
