@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/multilayer_shakespeare.py --device cuda --hidden 512 --steps 4000
     .venv/bin/python benchmarks/multilayer_shakespeare.py --layers 1 2 --steps 500   # quicker
 
-The longer version of the live comparison in notebook 05 (section 7): every model is a
+The measurement behind notebook 05's section on stacking layers: every model is a
 utils.models.char_lm.CharLM with an LSTM of the given width, trained with the same fixed number of
 Adam steps on the same random windows (seeded), then evaluated on the held-out tenth of the
 corpus. Output: one line per depth and a closing table.
