@@ -99,3 +99,32 @@ def test_common_exceptions_come_with_a_diagnosis():
     with pytest.raises(CheckFailed) as info:
         call_student("f", lambda x: x["key"], {})
     assert "\n" not in str(info.value)  # no diagnosis where none applies
+
+
+def test_a_failing_earlier_exercise_is_named_as_the_likely_cause():
+    """rnn_forward is wrong because the rnn_step_forward it calls is: the message says so."""
+    from utils.checks.core import CheckFailed
+    from utils.checks.rnn_basics import check_rnn_forward
+    from utils.layers import rnn_forward as reference_forward
+    notebook = {"np": np}  # the globals of a student's notebook
+    exec("def rnn_step_forward(x, prev_h, Wx, Wh, b):\n"
+         "    next_h = np.tanh(x @ Wx + prev_h @ Wh)  # the bias forgotten\n"
+         "    return next_h, (x, prev_h, Wx, Wh, next_h)\n"
+         "def rnn_forward(x, h0, Wx, Wh, b):\n"
+         "    N, T, D = x.shape\n"
+         "    prev_h = np.zeros((N, Wh.shape[0])) if h0 is None else h0\n"
+         "    h, cache = np.zeros((N, T, Wh.shape[0])), []\n"
+         "    for t in range(T):\n"
+         "        prev_h, step_cache = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)\n"
+         "        h[:, t] = prev_h\n"
+         "        cache.append(step_cache)\n"
+         "    return h, cache\n", notebook)
+    with pytest.raises(CheckFailed) as info:
+        check_rnn_forward(notebook["rnn_forward"])
+    assert "Your rnn_step_forward, which rnn_forward calls, fails its own check" in str(info.value)
+    # a wrong rnn_forward over a right step: no earlier exercise is blamed
+    notebook["rnn_step_forward"] = lambda x, prev_h, Wx, Wh, b: (np.tanh(x @ Wx + prev_h @ Wh + b), None)
+    notebook["rnn_forward"] = lambda x, h0, Wx, Wh, b: (reference_forward(x, h0, Wx, Wh, b)[0] * 2, [])
+    with pytest.raises(CheckFailed) as info:
+        check_rnn_forward(notebook["rnn_forward"])
+    assert "fails its own check" not in str(info.value)

@@ -107,7 +107,7 @@ def check_rnn_step_backward(student_fn, seed=0):
                  "gradients (< 1e-6)")
 
 
-@exercise_check
+@exercise_check(earlier=("rnn_step_backward",))
 def check_rnn_backward(student_fn, seed=1):
     """Check ``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)`` on the reference forward's cache."""
     name = "rnn_backward"

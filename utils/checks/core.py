@@ -19,6 +19,7 @@ import functools
 import inspect
 import io
 import os
+import sys
 import traceback
 
 import numpy as np
@@ -57,14 +58,21 @@ def grading():
     return any(os.environ.get(name) for name in GRADING_VARIABLES)
 
 
-def exercise_check(check):
+def exercise_check(check=None, *, earlier=()):
     """Decorator for a check function: an unsolved exercise prints one line instead of stopping.
 
     Outside a grader, ``ExerciseNotImplemented`` becomes the printed line
     ``… <name>: not implemented yet. ...`` and the check returns None; under a grader (see
     ``grading``) it propagates. Wrong answers (CheckFailed) always raise. A check that passes
     registers the student's function (its last argument) with ``utils.exercises``.
+    earlier: names of earlier exercises of the notebook that the student's function may call
+    (``@exercise_check(earlier=("rnn_step_forward",))``). When the check fails and the
+    student's function calls one of them that fails its own check, the message says so: the
+    earlier exercise is the likely cause.
     """
+    if check is None:
+        return functools.partial(exercise_check, earlier=earlier)
+
     @functools.wraps(check)
     def run(*args, **kwargs):
         name = check.__name__.removeprefix("check_")
@@ -78,10 +86,35 @@ def exercise_check(check):
                 raise
             print(f"{exc.symbol} {exc}")
             return None
+        except CheckFailed as exc:
+            cause = _failing_earlier(name, args[-1] if args else None, earlier, check.__module__)
+            if not cause:
+                raise
+            raise CheckFailed(f"{exc}\n{cause}") from None
         # passed: a student release's utils now runs the student's function in its place
         register_solved(name, args[-1] if args else None)
         return result
     return run
+
+
+def _failing_earlier(name, student_fn, earlier, module):
+    """A sentence naming the first earlier exercise that student_fn calls and that fails its
+    own check ('' if none does). The student's functions are found in student_fn's globals
+    (the notebook's namespace), the checks in the same checks module as ``name``'s."""
+    calls = set(getattr(getattr(student_fn, "__code__", None), "co_names", ()))
+    for earlier_name in earlier:
+        function = getattr(student_fn, "__globals__", {}).get(earlier_name)
+        if earlier_name not in calls or not callable(function):
+            continue
+        earlier_check = getattr(sys.modules[module], f"check_{earlier_name}")
+        try:
+            with checking(earlier_name), contextlib.redirect_stdout(io.StringIO()):
+                getattr(earlier_check, "__wrapped__", earlier_check)(function)
+        except (CheckFailed, ExerciseNotImplemented) as exc:
+            first = str(exc).splitlines()[0]
+            return (f"Your {earlier_name}, which {name} calls, fails its own check ({first}). "
+                    f"Fix {earlier_name} first: this failure is most likely its consequence.")
+    return ""
 
 
 USING_YOURS = "using your {name}"

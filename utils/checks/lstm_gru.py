@@ -167,7 +167,7 @@ def check_lstm_step_backward(forward_fn, backward_fn, seed=1):
                  "(relative error < 1e-6)")
 
 
-@exercise_check
+@exercise_check(earlier=("lstm_step_forward",))
 def check_lstm_forward(student_fn, seed=2):
     """Check ``lstm_forward(x, h0, Wx, Wh, b) -> (h, cache)`` with h0 given and h0=None."""
     name = "lstm_forward"

@@ -37,7 +37,7 @@ def check_rnn_step_forward(student_fn, seed=0):
                  f"(max relative error < 1e-8)")
 
 
-@exercise_check
+@exercise_check(earlier=("rnn_step_forward",))
 def check_rnn_forward(student_fn, seed=1):
     """Check ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)`` with h0 given and with h0=None."""
     name = "rnn_forward"
