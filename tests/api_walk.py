@@ -24,7 +24,7 @@ class Example:
     accepts: {(argument, mutation): reason}; argument is the parameter name (or
         ``name[key]`` for an entry of a dict argument, ``name[i]`` for a tuple's entry).
     fixed: arguments the walk leaves alone (objects it cannot spoil meaningfully).
-    names: words one of which the message must contain (default: the function's name).
+    names: names one of which the message must start with (default: the function's name).
     """
 
     def __init__(self, module, name, make, accepts=None, fixed=(), names=None):

@@ -77,9 +77,9 @@ def test_accepts_other_integer_kinds():
     (np.array([[-1, 2]]), r"word_embedding_forward: x must lie in \[0, 4\)"),
     (np.array([[0.0, 1.0]]), r"word_embedding_forward: x must hold integers, got dtype float64"),
     (np.array([[True, False]]), r"word_embedding_forward: x must hold integers, got dtype bool"),
-    (np.array([0, 1]), r"word_embedding_forward: x must be 2-D, got shape \(2,\)"),
+    (np.array([0, 1]), r"word_embedding_forward: x must have shape \(N, T\), got \(2,\)"),
     (np.zeros((1, 2, 3), dtype=int),
-     r"word_embedding_forward: x must be 2-D, got shape \(1, 2, 3\)"),
+     r"word_embedding_forward: x must have shape \(N, T\), got \(1, 2, 3\)"),
 ])
 def test_bad_ids_are_refused(x, pattern):
     with pytest.raises(ValueError, match=pattern):
@@ -88,11 +88,11 @@ def test_bad_ids_are_refused(x, pattern):
 
 def test_bad_table_and_upstream_gradient_are_refused():
     with pytest.raises(ValueError, match=r"word_embedding_forward: W must have shape \(V, D\), "
-                                         r"got shape \(4,\)"):
+                                         r"got \(4,\)"):
         word_embedding_forward(np.array([[0]]), np.zeros(4))
     with pytest.raises(ValueError, match=r"word_embedding_forward: W must contain only finite"):
         word_embedding_forward(np.array([[0]]), np.full((2, 2), np.nan))
     _, cache = word_embedding_forward(np.array([[0, 1]]), np.zeros((3, 5)))
     with pytest.raises(ValueError, match=r"word_embedding_backward: dout must have shape "
-                                         r"\(1, 2, 5\), got shape \(1, 2, 4\)"):
+                                         r"\(N, T, D\) = \(1, 2, 5\), got \(1, 2, 4\)"):
         word_embedding_backward(np.zeros((1, 2, 4)), cache)

@@ -40,9 +40,9 @@ def test_probe_table_rows_and_bad_input():
     rows = probe_table(rng.normal(size=(100, 8)), train, rng.normal(size=(50, 8)), test)
     assert {r[0] for r in rows} >= {"has red", "number of objects"}
     assert all(0 <= r[1] <= 1 and 0 <= r[2] <= 1 for r in rows)
-    with pytest.raises(ValueError, match="linear_probe: test_features"):
+    with pytest.raises(ValueError, match=r"^linear_probe: test_features must have shape \(M, P\) = \(2, 3\), got \(2, 5\)$"):
         linear_probe(np.zeros((4, 3)), [0, 1, 0, 1], np.zeros((2, 5)), [0, 1])
-    with pytest.raises(ValueError, match="one label per feature row"):
+    with pytest.raises(ValueError, match=r"^linear_probe: train_labels must have shape \(N,\) = \(4,\), got \(3,\)$"):
         linear_probe(np.zeros((4, 3)), [0, 1, 0], np.zeros((2, 3)), [0, 1])
     with pytest.raises(ValueError, match="scene_properties"):
         scene_properties([])

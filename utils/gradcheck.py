@@ -15,8 +15,7 @@ def rel_error(x, y, eps=1e-8):
     """
     x = validate.float_array("rel_error", "x", x)
     y = validate.float_array("rel_error", "y", y)
-    if x.shape != y.shape:
-        raise ValueError(f"rel_error: x and y must have the same shape, got {x.shape} and {y.shape}")
+    validate.shapes("rel_error", "x: ..., y: ...", x, y)
     if x.size == 0:
         return 0.0
     return float(np.max(np.abs(x - y) / np.maximum(eps, np.abs(x) + np.abs(y))))
@@ -74,8 +73,6 @@ def eval_numerical_gradient_array(f, x, dout, h=1e-5):
     grad = np.zeros_like(x)
     copy_out = lambda z: np.array(f(z), dtype=np.float64, copy=True)  # f may reuse its buffer
     for ix, plus, minus in _centred_differences(copy_out, x, h):
-        if plus.shape != dout.shape:
-            raise ValueError(f"eval_numerical_gradient_array: f(x) has shape {plus.shape} "
-                             f"but dout has shape {dout.shape}")
+        validate.shapes("eval_numerical_gradient_array", "f(x): ..., dout: ...", plus, dout, finite=False)
         grad[ix] = np.sum((plus - minus) * dout) / (2 * h)
     return grad

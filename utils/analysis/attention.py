@@ -56,7 +56,8 @@ def _grid_side(fname, L):
 
 
 def _alpha(fname, alpha):
-    alpha = validate.float_array(fname, "alpha", alpha, ndim=1)
+    validate.shapes(fname, "alpha: L", alpha)
+    alpha = validate.float_array(fname, "alpha", alpha)
     _grid_side(fname, alpha.shape[0])
     if (alpha < 0).any():
         raise ValueError(f"{fname}: alpha must be non-negative (an attention distribution), "
@@ -202,12 +203,9 @@ def correctness_of_maps(scenes, words_list, alphas_list):
                          f"and {validate.shown(alphas_list)}")
     masses, peaks, kinds = [], [], []
     for s, (scene, words, alphas) in enumerate(zip(scenes, words_list, alphas_list)):
-        alphas = validate.float_array(fname, f"alphas_list[{s}]", alphas, ndim=2)
-        if isinstance(words, str):
-            words = words.split()
-        if len(alphas) != len(words):
-            raise ValueError(f"{fname}: alphas_list[{s}] must have one row per word "
-                             f"({len(words)}), got shape {alphas.shape}")
+        words = words.split() if isinstance(words, str) else words
+        validate.shapes(fname, f"alphas_list[{s}]: T L", alphas, T=len(words))
+        alphas = validate.float_array(fname, f"alphas_list[{s}]", alphas)
         size = scene.image.shape[0]
         for t, i in referring_words(scene, list(words)):
             box = scene.objects[i].box
@@ -267,9 +265,7 @@ def attention_correctness(model, split, count, *, start=0, maps="model", source=
     vocab = language.build_vocab() if vocab is None else vocab
     if grid is None:
         grid = image_encoder.cached_features(split, count, start)[1]
-    elif len(grid) != count:
-        raise ValueError(f"{fname}: grid must have one row per scene ({count}), "
-                         f"got {validate.shown(grid)}")
+    validate.shapes(fname, "grid: count L D", grid, count=count)
     grid = model._grid(fname, grid)
     scenes = shapes.make_scenes(split, count, start=start)
     if source == "generated":

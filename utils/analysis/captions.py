@@ -53,9 +53,7 @@ def decode_split(model, split, count, decoder="greedy", *, start=0, vocab=None, 
     vocab = language.build_vocab() if vocab is None else vocab
     if features is None:
         features = image_encoder.cached_features(split, count, start)[0]
-    elif len(features) != count:
-        raise ValueError(f"{fname}: features must have one row per scene ({count}), "
-                         f"got {validate.shown(features)}")
+    validate.shapes(fname, "features: count P", features, count=count)
     if decoder == "greedy":
         return caption_greedy(model, features, vocab, max_length)
     if decoder == "beam":

@@ -119,10 +119,9 @@ def correlations(activations, feature):
     activations: (T, H) array (e.g. the c of lstm_cell_trace); feature: (T,) numbers.
     Returns: (H,) array (0 for a cell that never changes).
     """
+    validate.shapes("correlations", "activations: T H, feature: T", activations, feature)
     A = validate.float_array("correlations", "activations", activations)
     f = validate.float_array("correlations", "feature", feature)
-    if A.ndim != 2 or f.shape != (A.shape[0],):
-        raise ValueError(f"correlations: activations must be (T, H) and feature (T,), got {A.shape} and {f.shape}")
     if f.std() == 0:
         raise ValueError("best_cells / correlations: the feature is constant over the text, so no correlation is defined")
     A0 = A - A.mean(axis=0)

@@ -27,11 +27,7 @@ def gradient_norms_reference(h, Wh, dh_last):
     Returns: norms (N, T), norms[n, t] = ||dL/dh[n, t]||. Going back one step multiplies by
     the Jacobian transpose: dL/dh_{t-1} = (dL/dh_t * (1 - h_t^2)) @ Wh.T.
     """
-    fname = "gradient_norms_reference"
-    h = validate.float_array(fname, "h", h, shape=("N", "T", "H"))
-    N, T, H = h.shape
-    Wh = validate.float_array(fname, "Wh", Wh, shape=(H, H))
-    dh_last = validate.float_array(fname, "dh_last", dh_last, shape=(N, H))
+    N, T, H = validate.shapes("gradient_norms_reference", "h: N T H, Wh: H H, dh_last: N H", h, Wh, dh_last)
     # BEGIN REFERENCE gradient_norms
     norms = np.zeros((N, T))
     d = dh_last
@@ -77,11 +73,8 @@ def _log_gradient_norms(cell, weights, x, seed):
     check_cell_weights(fname, cell, weights)
     W = {k: torch.as_tensor(np.asarray(v), dtype=torch.float64) for k, v in weights.items()}
     H = W["Wh"].shape[0]
-    validate.expect_shape(fname, "x", x, (None, None, None))
+    B, T, D = validate.shapes(fname, "x: B T D", x, D=W["Wx"].shape[0])
     x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
-    if x.dim() != 3 or x.shape[2] != W["Wx"].shape[0]:
-        raise ValueError(f"{fname}: x should have shape (B, T, {W['Wx'].shape[0]}), got {tuple(x.shape)}")
-    B, T, _ = x.shape
     validate.positive_int(fname, "the sequence length T", T, MAX_LENGTH)
     n_state = 2 if cell == "lstm" else 1
     with torch.no_grad():  # forward pass once, keeping every state

@@ -51,13 +51,12 @@ def linear_probe(train_features, train_labels, test_features, test_labels, ridge
     Features are standardised with the training mean and spread. Returns: accuracy, a float in [0, 1].
     """
     fname = "linear_probe"
-    X = validate.float_array(fname, "train_features", train_features, ndim=2)
-    Xt = validate.float_array(fname, "test_features", test_features, shape=(None, X.shape[1]))
-    y = validate.int_array(fname, "train_labels", train_labels, ndim=1, low=0)
-    yt = validate.int_array(fname, "test_labels", test_labels, ndim=1, low=0)
-    if len(y) != len(X) or len(yt) != len(Xt):
-        raise ValueError(f"{fname}: one label per feature row is needed, got {len(X)} rows and "
-                         f"{len(y)} labels (train), {len(Xt)} and {len(yt)} (test)")
+    validate.shapes(fname, "train_features: N P, train_labels: N, test_features: M P, test_labels: M",
+                    train_features, train_labels, test_features, test_labels)
+    X = validate.float_array(fname, "train_features", train_features)
+    Xt = validate.float_array(fname, "test_features", test_features)
+    y = validate.int_array(fname, "train_labels", train_labels, low=0)
+    yt = validate.int_array(fname, "test_labels", test_labels, low=0)
     ridge = validate.positive_number(fname, "ridge", ridge)
     mean, std = X.mean(axis=0), X.std(axis=0) + 1e-8
     Z, Zt = (X - mean) / std, (Xt - mean) / std
@@ -76,6 +75,8 @@ def probe_table(train_features, train_scenes, test_features, test_scenes):
     """
     train_props = scene_properties(train_scenes)
     test_props = scene_properties(test_scenes)
+    validate.shapes("probe_table", "train_features: N P, test_features: M P", train_features, test_features,
+                    N=len(train_scenes), M=len(test_scenes))
     rows = []
     for name, (labels, _) in train_props.items():
         test_labels = test_props[name][0]

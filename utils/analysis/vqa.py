@@ -19,12 +19,8 @@ TYPES = language.QUESTION_TYPES
 
 
 def _answers(fname, predicted, data):
-    predicted = validate.int_array(fname, "predicted", predicted, ndim=1, low=0,
-                                   high=len(language.answer_vocab()))
-    if len(predicted) != len(data["answer"]):
-        raise ValueError(f"{fname}: predicted must have one answer per question "
-                         f"({len(data['answer'])}), got {len(predicted)}")
-    return predicted
+    validate.shapes(fname, "predicted: M", predicted, M=len(data["answer"]))
+    return validate.int_array(fname, "predicted", predicted, low=0, high=len(language.answer_vocab()))
 
 
 def accuracy_by_type(predicted, data):
@@ -99,10 +95,12 @@ def attention_hits(attention, data, hop=None):
         hop lies in the box.
     Returns: (mask (M,) bool of questions that have a target object, hit (M,) bool).
     """
-    fname = "attention_hits"
-    attention = validate.float_array(fname, "attention", attention, ndim=3)
-    if len(attention) != len(data["answer"]):
-        raise ValueError(f"{fname}: attention must have one map per question, got {len(attention)}")
+    return _hits("attention_hits", attention, data, hop)
+
+
+def _hits(fname, attention, data, hop):
+    validate.shapes(fname, "attention: M hops L", attention, M=len(data["answer"]))
+    attention = validate.float_array(fname, "attention", attention)
     if hop == "any":
         hit = np.zeros(len(attention), dtype=bool)
         for k in range(attention.shape[1]):
@@ -125,7 +123,7 @@ def attention_vs_answer(predicted, attention, data, hop=None, examples=3):
     fname = "attention_vs_answer"
     examples = validate.int_in_range(fname, "examples", examples, 0)
     predicted = _answers(fname, predicted, data)
-    mask, hit = attention_hits(attention, data, hop)
+    mask, hit = _hits(fname, attention, data, hop)
     right = predicted == data["answer"]
     counts = {}
     for a_name, a in (("attention right", True), ("attention wrong", False)):

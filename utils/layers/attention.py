@@ -23,21 +23,6 @@ from utils import validate
 from utils.layers.common import softmax
 
 
-def _shapes(fname, h_prev, V, Wa_h, Wa_v, w_a):
-    """Check the five inputs; return them as float64 arrays and (N, L, D, H, A)."""
-    V = validate.float_array(fname, "V", V, shape=("N", "L", "D"))
-    N, L, D = V.shape
-    h_prev = validate.float_array(fname, "h_prev", h_prev, shape=(N, "H"))
-    H = h_prev.shape[1]
-    w_a = validate.float_array(fname, "w_a", w_a, shape=("A",))
-    A = w_a.shape[0]
-    Wa_h = validate.float_array(fname, "Wa_h", Wa_h, shape=(H, A))
-    Wa_v = validate.float_array(fname, "Wa_v", Wa_v, shape=(D, A))
-    if L < 1:
-        raise ValueError(f"{fname}: V must have at least one location, got shape {V.shape}")
-    return h_prev, V, Wa_h, Wa_v, w_a, (N, L, D, H, A)
-
-
 def soft_attention_forward(h_prev, V, Wa_h, Wa_v, w_a):
     """One soft-attention step: where to look, and what is seen there.
 
@@ -49,8 +34,8 @@ def soft_attention_forward(h_prev, V, Wa_h, Wa_v, w_a):
         alpha[n] is a probability distribution over the L locations (softmax over axis 1);
         context[n] = sum_i alpha[n, i] * V[n, i].
     """
-    fname = "soft_attention_forward"
-    h_prev, V, Wa_h, Wa_v, w_a, _ = _shapes(fname, h_prev, V, Wa_h, Wa_v, w_a)
+    validate.shapes("soft_attention_forward", "V: N L D, h_prev: N H, Wa_h: H A, Wa_v: D A, w_a: A",
+                    V, h_prev, Wa_h, Wa_v, w_a)
     # BEGIN REFERENCE soft_attention_forward
     u = np.tanh(V @ Wa_v + (h_prev @ Wa_h)[:, None, :])   # (N, L, A)
     alpha = softmax(u @ w_a)                               # (N, L), over the locations
@@ -77,10 +62,7 @@ def soft_attention_backward(dcontext, dalpha, cache):
         raise ValueError(f"{fname}: cache must be the cache of soft_attention_forward, "
                          f"got {validate.shown(cache)}")
     h_prev, V, Wa_h, Wa_v, w_a, u, alpha = cache
-    N, L, D = V.shape
-    dcontext = validate.float_array(fname, "dcontext", dcontext, shape=(N, D))
-    if dalpha is not None:
-        dalpha = validate.float_array(fname, "dalpha", dalpha, shape=(N, L))
+    validate.shapes(fname, "V: N L D, dcontext: N D, dalpha: N L", V, dcontext, dalpha)
     # BEGIN REFERENCE soft_attention_backward
     # context = sum_i alpha_i V_i: two products
     dV = alpha[:, :, None] * dcontext[:, None, :]                   # (N, L, D) as values

@@ -2,20 +2,6 @@
 import numpy as np
 
 from utils import validate
-from utils.validate import expect_shape
-
-
-def score_array(fname, scores):
-    """scores (..., V) as a float64 array, or ValueError naming ``fname``: V >= 1, numbers that
-    are finite or -inf (a masked choice, probability 0), at least one finite score per row."""
-    scores = validate.float_array(fname, "scores", scores, finite=False)
-    if scores.ndim == 0 or scores.shape[-1] == 0:
-        raise ValueError(f"{fname}: scores must have a last axis of at least one score, "
-                         f"got shape {scores.shape}")
-    if np.isnan(scores).any() or (scores == np.inf).any() or not np.isfinite(scores.max(axis=-1)).all():
-        raise ValueError(f"{fname}: scores must be finite numbers or -inf (masked), with a finite "
-                         "score in every row; got NaN, +inf or a row masked entirely")
-    return scores
 
 
 def softmax(scores):
@@ -24,7 +10,7 @@ def softmax(scores):
     scores: (..., V) unnormalised scores, V >= 1; -inf masks a choice (probability 0).
     Returns: probabilities of the same shape.
     """
-    scores = score_array("softmax", scores)
+    scores = validate.score_array("softmax", scores)
     # BEGIN REFERENCE softmax
     shifted = scores - scores.max(axis=-1, keepdims=True)  # the largest score becomes 0: no overflow
     exp = np.exp(shifted)
@@ -54,9 +40,7 @@ def temporal_affine_forward(x, w, b):
     x: (N, T, D); w: (D, M); b: (M,).
     Returns: out (N, T, M), cache.
     """
-    expect_shape("temporal_affine_forward", "x", x, (None, None, None))
-    expect_shape("temporal_affine_forward", "w", w, (x.shape[2], None))
-    expect_shape("temporal_affine_forward", "b", b, (np.shape(w)[1],))
+    validate.shapes("temporal_affine_forward", "x: N T D, w: D M, b: M", x, w, b)
     # BEGIN REFERENCE temporal_affine_forward
     out = x @ w + b
     cache = (x, w)
@@ -70,7 +54,7 @@ def temporal_affine_backward(dout, cache):
     dout: (N, T, M). Returns: dx (N, T, D), dw (D, M), db (M,).
     """
     x, w = cache
-    expect_shape("temporal_affine_backward", "dout", dout, x.shape[:2] + (w.shape[1],))
+    validate.shapes("temporal_affine_backward", "x: N T D, w: D M, dout: N T M", x, w, dout)
     # BEGIN REFERENCE temporal_affine_backward
     dx = dout @ w.T
     dw = np.einsum("ntd,ntm->dm", x, dout)  # summed over every (n, t): w is shared by all steps
@@ -85,7 +69,7 @@ def output_projection(h, Wy, by):
     h: (N, T, H); Wy: (H, V); by: (V,).
     Returns: scores (N, T, V).
     """
-    expect_shape("output_projection", "Wy", Wy, (np.shape(h)[-1], None))
+    validate.shapes("output_projection", "h: ... H, Wy: H V, by: V", h, Wy, by)
     # BEGIN REFERENCE output_projection
     return h @ Wy + by
     # END REFERENCE

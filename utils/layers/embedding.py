@@ -20,9 +20,8 @@ def word_embedding_forward(x, W):
     Returns: out (N, T, D) float64 with out[n, t] = W[x[n, t]], and a cache for
         word_embedding_backward.
     """
-    fname = "word_embedding_forward"
-    W = validate.float_array(fname, "W", W, shape=("V", "D"))
-    x = validate.int_array(fname, "x", x, ndim=2, low=0, high=W.shape[0])
+    N, T, V, D = validate.shapes("word_embedding_forward", "x: N T, W: V D", x, W)
+    x = validate.int_array("word_embedding_forward", "x", x, low=0, high=V)
     # BEGIN REFERENCE word_embedding_forward
     out = W[x]  # (N, T, D): fancy indexing copies the rows
     cache = (x, W.shape)
@@ -39,8 +38,7 @@ def word_embedding_backward(dout, cache):
         receives the sum of its k upstream gradients.
     """
     x, (V, D) = cache
-    N, T = x.shape
-    dout = validate.float_array("word_embedding_backward", "dout", dout, shape=(N, T, D))
+    validate.shapes("word_embedding_backward", "x: N T, dout: N T D", x, dout, D=D)
     # BEGIN REFERENCE word_embedding_backward
     dW = np.zeros((V, D))
     # dW[x[n, t]] += dout[n, t] for every (n, t). Plain `dW[x] += dout` would be wrong: with a

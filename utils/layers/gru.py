@@ -8,7 +8,7 @@ recurrent product *after* it is computed, with its own bias):
 import numpy as np
 
 from utils.layers.common import sigmoid
-from utils.validate import expect_shape
+from utils import validate
 
 
 def gru_step_forward(x, prev_h, Wx, Wh, bx, bh):
@@ -18,15 +18,9 @@ def gru_step_forward(x, prev_h, Wx, Wh, bx, bh):
     bh: (3H,) recurrent bias (kept separate because the reset gate multiplies h @ Wh_n + bh_n).
     Returns: next_h (N, H), cache (x, prev_h, Wx, Wh, r, z, n, hn) with hn = h @ Wh_n + bh_n.
     """
-    expect_shape("gru_step_forward", "x", x, (None, None))
-    expect_shape("gru_step_forward", "Wh", Wh, (None, None))
-    N, D = np.shape(x)
-    H = np.shape(Wh)[0]
-    expect_shape("gru_step_forward", "Wh", Wh, (H, 3 * H))
-    expect_shape("gru_step_forward", "prev_h", prev_h, (N, H))
-    expect_shape("gru_step_forward", "Wx", Wx, (D, 3 * H))
-    expect_shape("gru_step_forward", "bx", bx, (3 * H,))
-    expect_shape("gru_step_forward", "bh", bh, (3 * H,))
+    N, D, H = validate.shapes("gru_step_forward",
+                              "x: N D, prev_h: N H, Wx: D 3H, Wh: H 3H, bx: 3H, bh: 3H",
+                              x, prev_h, Wx, Wh, bx, bh)
     ax = x @ Wx + bx  # (N, 3H)
     ah = prev_h @ Wh + bh  # (N, 3H)
     rz = sigmoid(ax[:, :2 * H] + ah[:, :2 * H])
@@ -62,12 +56,9 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     x: (N, T, D); h0: (N, H) or None for zeros; Wx: (D, 3H); Wh: (H, 3H); bx, bh: (3H,).
     Returns: h (N, T, H) hidden states of every step, cache for gru_backward.
     """
-    expect_shape("gru_forward", "x", x, (None, None, None))
-    expect_shape("gru_forward", "Wh", Wh, (None, None))
-    N, T, _ = np.shape(x)
-    H = np.shape(Wh)[0]
+    N, T, D, H = validate.shapes("gru_forward", "x: N T D, h0: N H, Wx: D 3H, Wh: H 3H, bx: 3H, bh: 3H",
+                                 x, h0, Wx, Wh, bx, bh)
     prev_h = np.zeros((N, H)) if h0 is None else h0
-    expect_shape("gru_forward", "h0", prev_h, (N, H))
     h = np.zeros((N, T, H))
     step_caches = []
     for t in range(T):
@@ -84,8 +75,7 @@ def gru_backward(dh, cache):
     Returns: dx (N, T, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), dbx (3H,), dbh (3H,).
     """
     step_caches = cache
-    expect_shape("gru_backward", "dh", dh, (None, len(step_caches), None))
-    N, T, H = dh.shape
+    N, T, H = validate.shapes("gru_backward", "dh: N T H", dh, T=len(step_caches))
     D = step_caches[0][0].shape[1]
     dx = np.zeros((N, T, D))
     grads = [np.zeros((D, 3 * H)), np.zeros((H, 3 * H)), np.zeros(3 * H), np.zeros(3 * H)]

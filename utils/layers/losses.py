@@ -2,7 +2,6 @@
 import numpy as np
 
 from utils import validate
-from utils.validate import expect_shape
 
 
 def step_losses(scores, targets):
@@ -11,13 +10,8 @@ def step_losses(scores, targets):
     scores: (T, V) unnormalised scores; targets: (T,) integer ids in [0, V).
     Returns: (T,) the loss -log p(target) at each step, in nats.
     """
-    scores = validate.float_array("step_losses", "scores", scores)
-    targets = np.asarray(targets)
-    if scores.ndim != 2 or targets.shape != scores.shape[:1] or not scores.size:
-        raise ValueError(f"step_losses: expected scores (T, V) and targets (T,), T and V >= 1, "
-                         f"got {scores.shape} and {targets.shape}")
-    targets = validate.int_array("step_losses", "targets", targets, ndim=1, low=0,
-                                 high=scores.shape[1])
+    T, V = validate.shapes("step_losses", "scores: T V, targets: T", scores, targets)
+    targets = validate.int_array("step_losses", "targets", targets, low=0, high=V)
     # BEGIN REFERENCE step_losses
     shifted = scores - scores.max(axis=1, keepdims=True)  # stable: exp never overflows
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -33,21 +27,12 @@ def temporal_softmax_loss(scores, y, mask=None):
     Returns: loss (float), dscores (N, T, V).
     """
     fname = "temporal_softmax_loss"
-    expect_shape(fname, "scores", scores, (None, None, None))
-    N, T, V = scores.shape
-    expect_shape(fname, "y", y, (N, T))
-    y = validate.int_array(fname, "y", y)
-    if np.any((y < 0) | (y >= V)):
-        raise ValueError(f"temporal_softmax_loss: targets must lie in [0, {V}), "
-                         f"got min {y.min()} and max {y.max()}")
-    if mask is None:
-        mask = np.ones((N, T), dtype=bool)
-    else:
-        expect_shape(fname, "mask", mask, (N, T))
-        mask = np.asarray(mask)
-        if mask.dtype != bool and not (mask.dtype.kind in "iu" and np.isin(mask, (0, 1)).all()):
-            raise ValueError(f"{fname}: mask must be boolean (or 0/1), got dtype {mask.dtype}")
-        mask = mask.astype(bool)
+    N, T, V = validate.shapes(fname, "scores: N T V, y: N T, mask: N T", scores, y, mask)
+    y = validate.int_array(fname, "y", y, low=0, high=V)
+    mask = np.ones((N, T), dtype=bool) if mask is None else np.asarray(mask)
+    if mask.dtype != bool and not (mask.dtype.kind in "iu" and np.isin(mask, (0, 1)).all()):
+        raise ValueError(f"{fname}: mask must be boolean (or 0/1), got dtype {mask.dtype}")
+    mask = mask.astype(bool)
     # BEGIN REFERENCE temporal_softmax_loss
     flat = scores.reshape(N * T, V)
     shifted = flat - flat.max(axis=1, keepdims=True)  # stable softmax

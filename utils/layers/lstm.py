@@ -12,20 +12,7 @@ call covers 3H columns. torch.nn.LSTM uses i, f, g, o; see utils.models.cells fo
 import numpy as np
 
 from utils.layers.common import sigmoid
-from utils.validate import expect_shape
-
-
-def _lstm_shapes(fname, x, prev_h, prev_c, Wx, Wh, b):
-    expect_shape(fname, "x", x, (None, None))
-    N, D = np.shape(x)
-    expect_shape(fname, "Wh", Wh, (None, None))
-    H = np.shape(Wh)[0]
-    expect_shape(fname, "Wh", Wh, (H, 4 * H))
-    expect_shape(fname, "prev_h", prev_h, (N, H))
-    expect_shape(fname, "prev_c", prev_c, (N, H))
-    expect_shape(fname, "Wx", Wx, (D, 4 * H))
-    expect_shape(fname, "b", b, (4 * H,))
-    return N, D, H
+from utils import validate
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
@@ -35,7 +22,9 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     Wx: (D, 4H) input-to-gates; Wh: (H, 4H) hidden-to-gates; b: (4H,) gate biases.
     Returns: next_h (N, H), next_c (N, H), cache for lstm_step_backward.
     """
-    N, D, H = _lstm_shapes("lstm_step_forward", x, prev_h, prev_c, Wx, Wh, b)
+    N, D, H = validate.shapes("lstm_step_forward",
+                              "x: N D, prev_h: N H, prev_c: N H, Wx: D 4H, Wh: H 4H, b: 4H",
+                              x, prev_h, prev_c, Wx, Wh, b)
     # BEGIN REFERENCE lstm_step_forward
     a = x @ Wx + prev_h @ Wh + b  # (N, 4H)
     sig = sigmoid(a[:, :3 * H])  # the three sigmoid gates are the first 3H columns
@@ -82,12 +71,8 @@ def lstm_forward(x, h0, Wx, Wh, b):
     Wx: (D, 4H); Wh: (H, 4H); b: (4H,).
     Returns: h (N, T, H) hidden states of every step, cache for lstm_backward.
     """
-    expect_shape("lstm_forward", "x", x, (None, None, None))
-    expect_shape("lstm_forward", "Wh", Wh, (None, None))
-    N, T, D = np.shape(x)
-    H = np.shape(Wh)[0]
-    if h0 is not None:
-        expect_shape("lstm_forward", "h0", h0, (N, H))
+    N, T, D, H = validate.shapes("lstm_forward", "x: N T D, h0: N H, Wx: D 4H, Wh: H 4H, b: 4H",
+                                 x, h0, Wx, Wh, b)
     # BEGIN REFERENCE lstm_forward
     prev_h = np.zeros((N, H)) if h0 is None else h0
     prev_c = np.zeros((N, H))  # the cell state starts at zero
@@ -108,8 +93,7 @@ def lstm_backward(dh, cache):
         the gradients through the recurrence are added here); cache: from lstm_forward.
     Returns: dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
-    expect_shape("lstm_backward", "dh", dh, (None, len(cache), None))
-    N, T, H = dh.shape
+    N, T, H = validate.shapes("lstm_backward", "dh: N T H", dh, T=len(cache))
     # BEGIN REFERENCE lstm_backward
     D = cache[0][0].shape[1]
     dx = np.zeros((N, T, D))

@@ -7,7 +7,7 @@ In code we keep a minibatch of row vectors, so the same step reads
 """
 import numpy as np
 
-from utils.validate import expect_shape
+from utils import validate
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
@@ -17,12 +17,8 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     Wx: (D, H) input-to-hidden; Wh: (H, H) hidden-to-hidden; b: (H,) bias.
     Returns: next_h (N, H), cache for rnn_step_backward.
     """
-    N, D = np.shape(x)
-    H = np.shape(Wh)[0]
-    expect_shape("rnn_step_forward", "prev_h", prev_h, (N, H))
-    expect_shape("rnn_step_forward", "Wx", Wx, (D, H))
-    expect_shape("rnn_step_forward", "Wh", Wh, (H, H))
-    expect_shape("rnn_step_forward", "b", b, (H,))
+    validate.shapes("rnn_step_forward", "x: N D, prev_h: N H, Wx: D H, Wh: H H, b: H",
+                    x, prev_h, Wx, Wh, b)
     # BEGIN REFERENCE rnn_step_forward
     next_h = np.tanh(prev_h @ Wh + x @ Wx + b)
     cache = (x, prev_h, Wx, Wh, next_h)
@@ -56,11 +52,8 @@ def rnn_forward(x, h0, Wx, Wh, b):
     Wx: (D, H); Wh: (H, H); b: (H,).
     Returns: h (N, T, H) hidden states of every step, cache for rnn_backward.
     """
-    expect_shape("rnn_forward", "x", x, (None, None, None))
-    N, T, D = x.shape
-    H = np.shape(Wh)[0]
-    if h0 is not None:
-        expect_shape("rnn_forward", "h0", h0, (N, H))
+    N, T, D, H = validate.shapes("rnn_forward", "x: N T D, h0: N H, Wx: D H, Wh: H H, b: H",
+                                 x, h0, Wx, Wh, b)
     # BEGIN REFERENCE rnn_forward
     prev_h = np.zeros((N, H)) if h0 is None else h0
     h = np.zeros((N, T, H))
@@ -81,8 +74,7 @@ def rnn_backward(dh, cache):
     cache: from rnn_forward.
     Returns: dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
-    expect_shape("rnn_backward", "dh", dh, (None, len(cache), None))
-    N, T, H = dh.shape
+    N, T, H = validate.shapes("rnn_backward", "dh: N T H", dh, T=len(cache))
     D = cache[0][0].shape[1]
     # BEGIN REFERENCE rnn_backward
     dx = np.zeros((N, T, D))

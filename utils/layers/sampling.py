@@ -1,6 +1,6 @@
 """Turning a language model's scores into a choice: temperature and sampling."""
 from utils import validate
-from utils.layers.common import score_array, softmax
+from utils.layers.common import softmax
 
 
 def temperature_probs(scores, temperature=1.0):
@@ -9,7 +9,7 @@ def temperature_probs(scores, temperature=1.0):
     scores: (..., V). temperature: finite, > 0; below 1 sharpens, above 1 flattens.
     Returns: probabilities, same shape as scores.
     """
-    scores = score_array("temperature_probs", scores)
+    scores = validate.score_array("temperature_probs", scores)
     validate.temperature("temperature_probs", temperature)
     # BEGIN REFERENCE temperature_probs
     return softmax(scores / temperature)

@@ -38,16 +38,8 @@ def product_fusion_forward(v, q, W_v, b_v, W_q, b_q):
     Returns: f (N, E) = tanh(v @ W_v + b_v) * tanh(q @ W_q + b_q), and the cache
     (v, q, W_v, W_q, a, b) with a = tanh(v @ W_v + b_v), b = tanh(q @ W_q + b_q).
     """
-    fname = "product_fusion_forward"
-    v = validate.float_array(fname, "v", v, shape=("N", "P"))
-    N, P = v.shape
-    q = validate.float_array(fname, "q", q, shape=(N, "H"))
-    H = q.shape[1]
-    b_v = validate.float_array(fname, "b_v", b_v, shape=("E",))
-    E = b_v.shape[0]
-    W_v = validate.float_array(fname, "W_v", W_v, shape=(P, E))
-    W_q = validate.float_array(fname, "W_q", W_q, shape=(H, E))
-    b_q = validate.float_array(fname, "b_q", b_q, shape=(E,))
+    validate.shapes("product_fusion_forward", "v: N P, q: N H, W_v: P E, b_v: E, W_q: H E, b_q: E",
+                    v, q, W_v, b_v, W_q, b_q)
     # BEGIN REFERENCE product_fusion_forward
     a = np.tanh(v @ W_v + b_v)        # (N, E)
     b = np.tanh(q @ W_q + b_q)        # (N, E)
@@ -68,7 +60,7 @@ def product_fusion_backward(df, cache):
         raise ValueError(f"{fname}: cache must be the cache of product_fusion_forward, "
                          f"got {validate.shown(cache)}")
     v, q, W_v, W_q, a, b = cache
-    df = validate.float_array(fname, "df", df, shape=a.shape)
+    validate.shapes(fname, "a: N E, df: N E", a, df)
     # BEGIN REFERENCE product_fusion_backward
     dpre_v = df * b * (1 - a ** 2)      # (N, E): each factor's gradient is the other factor
     dpre_q = df * a * (1 - b ** 2)      # (N, E)
@@ -80,7 +72,7 @@ def product_fusion_backward(df, cache):
 
 def concat_fusion_backward(df, P):
     """Backward of f = [v, q]: (dv, dq) = (df[:, :P], df[:, P:])."""
-    df = validate.float_array("concat_fusion_backward", "df", df, ndim=2)
+    validate.shapes("concat_fusion_backward", "df: N F", df)
     return df[:, :P], df[:, P:]
 
 
@@ -92,17 +84,8 @@ def attention_hop_forward(u, V, W_I, W_Q, b_A, w_P):
     Returns: (u_next (N, d), p (N, L)), cache (u, V, W_I, W_Q, w_P, h, p) with
     h = tanh(V @ W_I + (u @ W_Q + b_A)[:, None, :]) (N, L, K).
     """
-    fname = "attention_hop_forward"
-    V = validate.float_array(fname, "V", V, shape=("N", "L", "d"))
-    N, L, d = V.shape
-    u = validate.float_array(fname, "u", u, shape=(N, d))
-    w_P = validate.float_array(fname, "w_P", w_P, shape=("K",))
-    K = w_P.shape[0]
-    W_I = validate.float_array(fname, "W_I", W_I, shape=(d, K))
-    W_Q = validate.float_array(fname, "W_Q", W_Q, shape=(d, K))
-    b_A = validate.float_array(fname, "b_A", b_A, shape=(K,))
-    if L < 1:
-        raise ValueError(f"{fname}: V must have at least one location, got shape {V.shape}")
+    validate.shapes("attention_hop_forward", "V: N L d, u: N d, W_I: d K, W_Q: d K, b_A: K, w_P: K",
+                    V, u, W_I, W_Q, b_A, w_P)
     # BEGIN REFERENCE attention_hop_forward
     h = np.tanh(V @ W_I + (u @ W_Q + b_A)[:, None, :])     # (N, L, K)
     p = softmax(h @ w_P)                                   # (N, L) over the locations
@@ -127,10 +110,7 @@ def attention_hop_backward(du_next, dp, cache):
         raise ValueError(f"{fname}: cache must be the cache of attention_hop_forward, "
                          f"got {validate.shown(cache)}")
     u, V, W_I, W_Q, w_P, h, p = cache
-    N, L, d = V.shape
-    du_next = validate.float_array(fname, "du_next", du_next, shape=(N, d))
-    if dp is not None:
-        dp = validate.float_array(fname, "dp", dp, shape=(N, L))
+    validate.shapes(fname, "V: N L d, du_next: N d, dp: N L", V, du_next, dp)
     # BEGIN REFERENCE attention_hop_backward
     dp_total = np.einsum("nd,nld->nl", du_next, V)                      # (N, L)
     if dp is not None:

@@ -38,9 +38,7 @@ class AddingModel(nn.Module):
         self.head = nn.Linear(H, 1)
 
     def forward(self, x):
-        if x.dim() != 3 or x.shape[2] != self.rnn.input_size:
-            raise ValueError(f"AddingModel: x should have shape (B, T, {self.rnn.input_size}), "
-                             f"got {tuple(x.shape)}")
+        validate.shapes("AddingModel.forward", "x: B T D", x, D=self.rnn.input_size, kind="torch", finite=False)
         out, _ = self.rnn(x)  # (B, T, H)
         return self.head(out[:, -1]).squeeze(-1)  # (B,)
 

@@ -183,8 +183,8 @@ def captioning_loss(params, features, captions, null_id=0, cell="lstm", conditio
                          f"{conditioning!r}, got the parameters of a {got_cell} captioner with "
                          f"conditioning {got_cond!r}")
     V, P, W = sizes["V"], sizes["P"], sizes["W"]
-    features = validate.float_array(fname, "features", features, shape=(None, P))
-    N = features.shape[0]
+    N, P = validate.shapes(fname, "features: N P", features, P=P)
+    features = validate.float_array(fname, "features", features)
     captions = validate.int_array(fname, "captions", captions, ndim=2, low=0, high=V)
     if captions.shape[0] != N or captions.shape[1] < 2:
         raise ValueError(f"{fname}: captions must have shape ({N}, T + 1) with T >= 1 (one row "

@@ -37,26 +37,14 @@ GATE_ORDERS = {"vanilla": (("h",), ("h",)), "lstm": (TORCH_LSTM_GATES, COURSE_LS
                "gru": (TORCH_GRU_GATES, COURSE_GRU_GATES)}  # cell -> (torch order, course order)
 
 
-def _check_step_shapes(fname, x, h, Wx, Wh, k):
-    if x.dim() != 2:
-        raise ValueError(f"{fname}: x should have shape (B, D), got {tuple(x.shape)}")
-    if h.dim() != 2 or h.shape[0] != x.shape[0]:
-        raise ValueError(f"{fname}: h should have shape ({x.shape[0]}, H), got {tuple(h.shape)}")
-    H = h.shape[1]
-    if tuple(Wx.shape) != (x.shape[1], k * H):
-        raise ValueError(f"{fname}: Wx should have shape ({x.shape[1]}, {k * H}), got {tuple(Wx.shape)}")
-    if tuple(Wh.shape) != (H, k * H):
-        raise ValueError(f"{fname}: Wh should have shape ({H}, {k * H}), got {tuple(Wh.shape)}")
-    return H
-
-
 def lstm_step(x, h, c, Wx, Wh, b):
     """One LSTM step on torch tensors (differentiable). Gate blocks in order i, f, o, g.
 
     x: (B, D); h, c: (B, H); Wx: (D, 4H); Wh: (H, 4H); b: (4H,).
     Returns: next_h (B, H), next_c (B, H).
     """
-    H = _check_step_shapes("lstm_step", x, h, Wx, Wh, 4)
+    B, D, H = validate.shapes("lstm_step", "x: B D, h: B H, c: B H, Wx: D 4H, Wh: H 4H, b: 4H",
+                              x, h, c, Wx, Wh, b, finite=False)
     return lstm_recurrence(x @ Wx + b, h, c, Wh, H)
 
 
@@ -78,7 +66,8 @@ def gru_step(x, h, Wx, Wh, bx, bh):
     n = tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n)); next_h = (1 - z) * n + z * h.
     Returns: next_h (B, H).
     """
-    H = _check_step_shapes("gru_step", x, h, Wx, Wh, 3)
+    B, D, H = validate.shapes("gru_step", "x: B D, h: B H, Wx: D 3H, Wh: H 3H, bx: 3H, bh: 3H",
+                              x, h, Wx, Wh, bx, bh, finite=False)
     # BEGIN REFERENCE gru_step
     ax = x @ Wx + bx  # (B, 3H): the input's part of r, z and n
     ah = h @ Wh + bh  # (B, 3H): the state's part
@@ -97,20 +86,6 @@ def gru_recurrence(ax, h, Wh, bh, H):
     r, z = torch.sigmoid(ax_rz + ah_rz).chunk(2, dim=1)
     n = torch.tanh(ax_n + r * ah_n)
     return n + z * (h - n)  # = (1 - z) * n + z * h, one operation fewer
-
-
-def _check_sequence(name, x, D):
-    if not isinstance(x, torch.Tensor):
-        raise validate.WrongType(f"{name}.forward: x must be a torch tensor, got {type(x).__name__}")
-    if x.dim() != 3 or x.shape[2] != D:
-        raise ValueError(f"{name}.forward: x should have shape (B, T, {D}), got {tuple(x.shape)}")
-    if x.shape[1] < 1:
-        raise ValueError(f"{name}.forward: the sequence length T must be at least 1, got {x.shape[1]}")
-
-
-def _check_state(name, what, s, B, H):
-    if s is not None and tuple(s.shape) != (B, H):
-        raise ValueError(f"{name}.forward: {what} should have shape ({B}, {H}), got {tuple(s.shape)}")
 
 
 class LSTMFromEquations(nn.Module):
@@ -136,15 +111,11 @@ class LSTMFromEquations(nn.Module):
 
         Returns: out (B, T, H) the hidden state of every step, (h_T, c_T) each (B, H).
         """
-        _check_sequence("LSTMFromEquations", x, self.input_size)
-        B, T, _ = x.shape
-        H = self.hidden_size
+        h, c = (None, None) if state is None else state
+        B, T, D, H = validate.shapes("LSTMFromEquations.forward", "x: B T D, h0: B H, c0: B H", x, h, c,
+                                     D=self.input_size, H=self.hidden_size, kind="torch", finite=False)
         if state is None:
             h = c = x.new_zeros(B, H)
-        else:
-            h, c = state
-            _check_state("LSTMFromEquations", "h0", h, B, H)
-            _check_state("LSTMFromEquations", "c0", c, B, H)
         ax = torch.addmm(self.b, x.reshape(B * T, -1), self.Wx).view(B, T, 4 * H)  # all steps at once
         out = []
         for ax_t in ax.unbind(1):  # unbind, not ax[:, t]: one cheap backward instead of T big ones
@@ -176,12 +147,10 @@ class GRUFromEquations(nn.Module):
 
         Returns: out (B, T, H) the hidden state of every step, h_T (B, H).
         """
-        _check_sequence("GRUFromEquations", x, self.input_size)
-        B, T, _ = x.shape
-        H = self.hidden_size
+        B, T, D, H = validate.shapes("GRUFromEquations.forward", "x: B T D, h0: B H", x, h,
+                                     D=self.input_size, H=self.hidden_size, kind="torch", finite=False)
         if h is None:
             h = x.new_zeros(B, H)
-        _check_state("GRUFromEquations", "h0", h, B, H)
         ax = torch.addmm(self.bx, x.reshape(B * T, -1), self.Wx).view(B, T, 3 * H)
         out = []
         for ax_t in ax.unbind(1):

@@ -8,7 +8,6 @@ import numpy as np
 from utils import validate
 from utils.data.hello import HELLO_VOCAB
 from utils.layers import output_projection, rnn_forward, rnn_step_forward, sample_index, temperature_probs
-from utils.validate import expect_shape
 
 
 def check_hello_params(fname, params):
@@ -16,11 +15,8 @@ def check_hello_params(fname, params):
     if not isinstance(params, dict) or not {"Wx", "Wh", "b", "Wy", "by"} <= set(params):
         raise ValueError(f"{fname}: params must be a dict with Wx, Wh, b, Wy, by "
                          f"(init_hello_params), got {validate.shown(params)}")
-    V = len(HELLO_VOCAB)
-    expect_shape(fname, "params['Wh']", params["Wh"], (None, None))
-    H = params["Wh"].shape[0]
-    for name, shape in (("Wx", (V, H)), ("Wh", (H, H)), ("b", (H,)), ("Wy", (H, V)), ("by", (V,))):
-        expect_shape(fname, f"params['{name}']", params[name], shape)
+    validate.shapes(fname, "params['Wx']: V H, params['Wh']: H H, params['b']: H, params['Wy']: H V, "
+                    "params['by']: V", *(params[k] for k in ("Wx", "Wh", "b", "Wy", "by")), V=len(HELLO_VOCAB))
 
 
 def init_hello_params(hidden_size=3, seed=0):
@@ -35,6 +31,7 @@ def init_hello_params(hidden_size=3, seed=0):
 def hello_scores(params, x):
     """Scores (1, T, 4) of the model on one-hot inputs x (1, T, 4)."""
     check_hello_params("hello_scores", params)
+    validate.shapes("hello_scores", "x: N T V", x, V=len(HELLO_VOCAB))
     h, _ = rnn_forward(x, None, params["Wx"], params["Wh"], params["b"])
     return output_projection(h, params["Wy"], params["by"])
 
@@ -52,6 +49,7 @@ def hello_generate(params, first="h", steps=4, temperature=1.0, rng=None,
     """
     check_hello_params("hello_generate", params)
     steps = validate.positive_int("hello_generate", "steps", steps)
+    validate.temperature("hello_generate", temperature)
     if first not in HELLO_VOCAB:
         raise ValueError(f"hello_generate: first must be one of {HELLO_VOCAB}, got {first!r}")
     rng = np.random.default_rng(0) if rng is None else rng

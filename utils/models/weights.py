@@ -19,13 +19,16 @@ MAX_SIZE = 4096  # a guard against typing an extra zero in a hidden size
 
 def spectral_radius(W):
     """Largest |eigenvalue| of a square matrix W (H, H). Returns a float."""
-    W = validate.matrix("spectral_radius", "W", W)
+    W = validate.float_array("spectral_radius", "W", W)
+    validate.shapes("spectral_radius", "W: H H", W)
     return float(np.max(np.abs(np.linalg.eigvals(W))))
 
 
 def singular_values(W):
     """Singular values of a matrix W (any 2-D shape), largest first. Returns (min(W.shape),)."""
-    return np.linalg.svd(validate.matrix("singular_values", "W", W, square=False), compute_uv=False)
+    W = validate.float_array("singular_values", "W", W)
+    validate.shapes("singular_values", "W: M N", W)
+    return np.linalg.svd(W, compute_uv=False)
 
 
 def scale_to_spectral_radius(W, radius):
@@ -36,7 +39,8 @@ def scale_to_spectral_radius(W, radius):
     step. W must not be nilpotent (all eigenvalues 0), or no scaling can reach the radius.
     """
     radius = validate.positive_number("scale_to_spectral_radius", "radius", radius)
-    W = validate.matrix("scale_to_spectral_radius", "W", W)
+    W = validate.float_array("scale_to_spectral_radius", "W", W)
+    validate.shapes("scale_to_spectral_radius", "W: H H", W)
     if np.max(np.abs(np.linalg.eigvals(W))) < 1e-12:
         raise ValueError("scale_to_spectral_radius: W has spectral radius 0 (all eigenvalues are 0), "
                          "so no rescaling gives it another one")
@@ -103,12 +107,8 @@ def check_cell_weights(fname, cell, weights):
     if not isinstance(weights, dict) or not {"Wx", "Wh", *biases} <= set(weights):
         raise ValueError(f"{fname}: weights must be a dict with Wx, Wh and {' and '.join(biases)} "
                          f"for a {cell} cell (make_cell_weights), got {validate.shown(weights)}")
-    validate.expect_shape(fname, "weights['Wh']", weights["Wh"], (None, None))
-    H = np.shape(weights["Wh"])[0]
-    validate.expect_shape(fname, "weights['Wh']", weights["Wh"], (H, gates * H))
-    validate.expect_shape(fname, "weights['Wx']", weights["Wx"], (None, gates * H))
-    for name in biases:
-        validate.expect_shape(fname, f"weights['{name}']", weights[name], (gates * H,))
+    dims = {"Wh": f"H {gates}H", "Wx": f"D {gates}H", **{b: f"{gates}H" for b in biases}}
+    validate.shapes(fname, ", ".join(f"weights['{k}']: {d}" for k, d in dims.items()), *(weights[k] for k in dims))
 
 
 def recurrent_block(cell, weights):

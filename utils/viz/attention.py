@@ -34,10 +34,9 @@ def attention_overlay(image, alpha):
     Returns: (S, S, 3) float in [0, 1]: image * (DIM + (1 - DIM) * map / max(map)).
     """
     fname = "attention_overlay"
+    validate.shapes(fname, "image: S S 3, alpha: L", image, alpha)
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] != image.shape[1]:
-        raise ValueError(f"{fname}: image must have shape (S, S, 3), got {validate.shown(image)}")
-    alpha = validate.float_array(fname, "alpha", alpha, ndim=1)
+    alpha = validate.float_array(fname, "alpha", alpha)
     G = int(round(np.sqrt(alpha.size)))
     if G * G != alpha.size:
         raise ValueError(f"{fname}: alpha must have a square number of locations, got {alpha.size}")
@@ -52,11 +51,10 @@ def _check_caption(fname, words, alphas, probs):
         words = words.split()
     if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
         raise ValueError(f"{fname}: words must be a list of strings, got {validate.shown(words)}")
-    alphas = validate.float_array(fname, "alphas", alphas, ndim=2) if len(words) else np.zeros((0, 1))
-    probs = validate.float_array(fname, "probs", probs, ndim=1) if len(words) else np.zeros(0)
-    if len(alphas) != len(words) or len(probs) != len(words):
-        raise ValueError(f"{fname}: alphas (T, L) and probs (T,) must have one row per word "
-                         f"({len(words)}), got shapes {alphas.shape} and {probs.shape}")
+    if len(words):
+        validate.shapes(fname, "alphas: T L, probs: T", alphas, probs, T=len(words))
+    alphas = validate.float_array(fname, "alphas", alphas) if len(words) else np.zeros((0, 1))
+    probs = validate.float_array(fname, "probs", probs) if len(words) else np.zeros(0)
     return list(words), alphas, probs
 
 
@@ -142,9 +140,7 @@ def attention_widget(model, scenes, vocab=None, grid=None, scene=0, max_length=2
         raise ValueError(f"{fname}: strip must be True or False, got {validate.shown(strip)}")
     if grid is None:
         grid = image_encoder.encode_scenes(image_encoder.load_encoder(), list(scenes))[1]
-    elif len(grid) != len(scenes):
-        raise ValueError(f"{fname}: grid must have one row per scene ({len(scenes)}), "
-                         f"got {validate.shown(grid)}")
+    validate.shapes(fname, "grid: S L D", grid, S=len(scenes))
     grid = model._grid(fname, grid)
     decoded = {}
 

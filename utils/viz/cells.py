@@ -32,12 +32,10 @@ def draw_cell_text(text, values, title="", max_chars=700, width=90):
     Returns: the matplotlib Figure.
     """
     text = check_text("draw_cell_text", text)
+    validate.shapes("draw_cell_text", "values: T", values, T=len(text))
     values = validate.float_array("draw_cell_text", "values", values)
     max_chars = validate.positive_int("draw_cell_text", "max_chars", max_chars)
     width = validate.positive_int("draw_cell_text", "width", width, 1000)
-    if values.shape != (len(text),):
-        raise ValueError(f"draw_cell_text: values must have one number per character, shape "
-                         f"({len(text)},), got {values.shape}")
     text, scaled = text[:max_chars], _scaled(values[:max_chars])
     rows, row, col = [], [], 0
     for ch, v in zip(text, scaled):
@@ -77,9 +75,8 @@ def cell_html(text, values, max_chars=1500):
     """HTML for text whose characters have backgrounds coloured by values (purple < 0 < orange),
     the colour map of draw_cell_text."""
     text = check_text("cell_html", text)
+    validate.shapes("cell_html", "values: T", values, T=len(text), finite=False)
     values = np.asarray(values, dtype=np.float64)
-    if values.shape != (len(text),):
-        raise ValueError(f"cell_html: values must have shape ({len(text)},), got {values.shape}")
     spans = []
     for ch, v in zip(text[:max_chars], _scaled(values[:max_chars])):
         color = matplotlib.colors.to_hex(_CELL_MAP(0.5 + 0.5 * v))  # v in [-1, 1]
@@ -95,11 +92,9 @@ def cell_widget(text, activations, start_cell=0, labels=None):
     labels: optional {cell index: description} shown next to the slider for notable cells.
     Returns: the widget box.
     """
-    A = validate.float_array("cell_widget", "activations", activations)
     text = check_text("cell_widget", text)
-    if A.ndim != 2 or A.shape[0] != len(text):
-        raise ValueError(f"cell_widget: activations must have shape ({len(text)}, H), got {A.shape}")
-    H = A.shape[1]
+    T, H = validate.shapes("cell_widget", "activations: T H", activations, T=len(text))
+    A = validate.float_array("cell_widget", "activations", activations)
     start_cell = validate.int_in_range("cell_widget", "start_cell", start_cell, 0, H - 1)
     labels = labels or {}
 

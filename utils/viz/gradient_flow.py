@@ -29,9 +29,8 @@ def plot_log_norms(ax, log10_norms, label=None, color=None, style="-"):
     such as "-" or "--".
     """
     fname = "plot_log_norms"
-    log10_norms = validate.float_array(fname, "log10_norms", log10_norms, ndim=1)
-    if not log10_norms.size:
-        raise ValueError(f"{fname}: log10_norms must hold at least one step, got none")
+    validate.shapes(fname, "log10_norms: T", log10_norms)
+    log10_norms = validate.float_array(fname, "log10_norms", log10_norms)
     if color is not None and not matplotlib.colors.is_color_like(color):
         raise ValueError(f"{fname}: color must be a matplotlib colour such as 'C0' or '#1f77b4', "
                          f"got {validate.shown(color)}")

@@ -89,9 +89,7 @@ def _check_inputs(fname, model, scenes, summary, grid):
             or not all(isinstance(s, Scene) for s in scenes):
         raise ValueError(f"{fname}: scenes must be a non-empty list of shapes.Scene, "
                          f"got {validate.shown(scenes)}")
-    if len(summary) != len(scenes) or len(grid) != len(scenes):
-        raise ValueError(f"{fname}: summary and grid must have one row per scene ({len(scenes)}), "
-                         f"got {len(summary)} and {len(grid)}")
+    validate.shapes(fname, "summary: S P, grid: S L D", summary, grid, S=len(scenes))
 
 
 def vqa_widget(model, scenes, summary, grid, scene=0, question=0):
@@ -207,10 +205,8 @@ def draw_confusion(labels, matrix, title=""):
     if not isinstance(labels, (list, tuple)) or not labels or not all(isinstance(x, str) for x in labels):
         raise ValueError(f"{fname}: labels must be a non-empty list of answer names, "
                          f"got {validate.shown(labels)}")
-    matrix = validate.int_array(fname, "matrix", matrix, ndim=2, low=0)
-    if matrix.shape != (len(labels), len(labels)):
-        raise ValueError(f"{fname}: matrix must have shape ({len(labels)}, {len(labels)}) (one row "
-                         f"and column per label), got {matrix.shape}")
+    validate.shapes(fname, "matrix: K K", matrix, K=len(labels))
+    matrix = validate.int_array(fname, "matrix", matrix, low=0)
     fig, ax = plt.subplots(figsize=(max(3.2, 1.0 + 0.45 * len(labels)), max(2.8, 0.8 + 0.4 * len(labels))))
     ax.imshow(matrix, cmap=COUNTS_MAP)
     for i in range(len(labels)):
@@ -249,11 +245,9 @@ def draw_examples(scenes, data, rows, predicted, attention, title=""):
     names = language.answer_vocab()
     M = len(data["texts"])
     rows = list(validate.int_array(fname, "rows", rows, ndim=1, low=0, high=M))
-    predicted = validate.int_array(fname, "predicted", predicted, ndim=1, low=0, high=len(names))
-    attention = validate.float_array(fname, "attention", attention, ndim=3)
-    if len(predicted) != M or len(attention) != M or 0 in attention.shape:
-        raise ValueError(f"{fname}: predicted (M,) and attention (M, hops, L) must have one row "
-                         f"per question (M = {M}), got shapes {predicted.shape} and {attention.shape}")
+    validate.shapes(fname, "predicted: M, attention: M hops L", predicted, attention, M=M)
+    predicted = validate.int_array(fname, "predicted", predicted, low=0, high=len(names))
+    attention = validate.float_array(fname, "attention", attention)
     if not rows:
         print("(no such question)")
         return None
