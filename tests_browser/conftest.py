@@ -39,6 +39,7 @@ LAB_SETTINGS = {
 }
 
 MEASUREMENTS = []   # one dict per widget, filled by the tests, printed at the end of the session
+CONTRAST = []       # one dict per notebook: the lowest text contrast in the light and dark themes
 
 
 def chromium_path():
@@ -178,13 +179,19 @@ def measurements():
 
 
 @pytest.fixture(scope="session")
+def contrast_records():
+    """The list the tests add one dict per notebook to: its texts' lowest contrast in each theme."""
+    return CONTRAST
+
+
+@pytest.fixture(scope="session")
 def screenshots():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not MEASUREMENTS:
+    if not MEASUREMENTS and not CONTRAST:
         return
     write = terminalreporter.write_line
     terminalreporter.section("widgets in the browser (1280-px window, file browser open)")
@@ -200,7 +207,13 @@ def pytest_terminal_summary(terminalreporter):
               f"first change/settled: one step {step}, five steps {burst}; {m.get('screenshot', 'no screenshot')}")
     write(f"(run-all times: " + ", ".join(f"{n} {s:.0f} s" for n, s in
                                           dict((m["notebook"], m["run_all_s"]) for m in MEASUREMENTS).items()) + ")")
+    for c in CONTRAST:
+        write(f"{c['notebook']} text contrast (WCAG AA: 4.5, large text 3): " + "; ".join(
+            f"{theme} min {c[theme]['min_ratio']} ('{c[theme]['min_text']}', {' on '.join(c[theme]['min_colors'] or [])}) "
+            f"over {c[theme]['texts']} texts, {c[theme]['failing']} below AA" for theme in ("light", "dark") if theme in c)
+            + f"; dark screenshots {', '.join(c.get('screenshots_dark', []))}")
     try:
-        (SCREENSHOTS / "measurements.json").write_text(json.dumps(MEASUREMENTS, indent=1) + "\n")
+        (SCREENSHOTS / "measurements.json").write_text(
+            json.dumps({"widgets": MEASUREMENTS, "contrast": CONTRAST}, indent=1) + "\n")
     except OSError:
         pass

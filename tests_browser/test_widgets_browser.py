@@ -9,10 +9,17 @@ browser open, run all cells, wait for the kernel, and check that
   - after one step of the first slider (an arrow key on its handle), the widget's output
     changes within 1 s of the key press (the best of at most three tries, since another process
     may be loading the CPU); the time until it stops changing (settled) is reported too, and
-    the same two times for a burst of five steps (five presses at once: five redraws queue up).
+    the same two times for a burst of five steps (five presses at once: five redraws queue up);
+  - every visible text of the widgets (labels, readouts, inputs, their outputs) and of the HTML
+    outputs (.jp-RenderedHTMLCommon in output areas, such as notebook 05's text coloured by one
+    cell) meets WCAG 2 AA contrast against its background, 4.5:1 (3:1 for large text), in
+    JupyterLab's light theme and then, on the same page without running anything again, in
+    JupyterLab Dark (JS_CONTRAST says how the colours are found).
 Screenshots of each widget after the moves: results/widgets/<notebook>-<n>.png (n = 1, 2, ...),
-and of the window at the first widget: <notebook>-page.png; the measurements
-are printed at the end of the run and written to results/widgets/measurements.json.
+the same widget in the dark theme: <notebook>-<n>-dark.png, and the window at the first widget:
+<notebook>-page.png. The measurements (times, track widths, each notebook's lowest contrast per
+theme with its text and colours) are printed at the end of the run and written to
+results/widgets/measurements.json ({"widgets": [...], "contrast": [...]}).
 The notebooks run from copies in a scratch directory, the JupyterLab server's root: nothing is
 ever saved to solutions/ (the course's modules find datasets/ from their own location).
 Run with `make widgets` (about 10 minutes; not part of `make test`).
@@ -155,6 +162,112 @@ JS_WATCHED = """() => {
 }"""
 
 
+# The WCAG 2.x contrast of every visible text inside the course's widgets and HTML outputs (an HTML
+# output is itself the .jp-OutputArea-output element, or sits inside one within a widget). A text
+# is a text node (grouped by its element), or the value of an input, textarea or select; its colour
+# is the element's computed colour, made transparent by the opacity of the elements between it and
+# its background; its background is the first opaque background colour up the ancestors, with the
+# translucent ones below it composited on top (the page's white where none is opaque). Background
+# images (a dropdown's arrow) are not colours and are ignored; text inside img, canvas and svg is
+# not text; disabled controls are exempt (WCAG 1.4.3 exempts inactive components). Required: 4.5,
+# or 3.0 for large text (at least 24 px, or 18.66 px and bold).
+JS_CONTRAST = """() => {
+  const nb = window.jupyterapp.shell.currentWidget.content.node;
+  const roots = [...nb.querySelectorAll('.jp-OutputArea-output .jupyter-widgets, .jp-OutputArea-output.jp-RenderedHTMLCommon, '
+                                  + '.jp-OutputArea-output .jp-RenderedHTMLCommon')];
+  const ctx = document.createElement('canvas').getContext('2d', {willReadFrequently: true});
+  const rgba = (css) => {
+    const m = css.match(/^rgba?\\(([\\d.]+),\\s*([\\d.]+),\\s*([\\d.]+)(?:,\\s*([\\d.]+))?\\)$/);
+    if (m) return [+m[1], +m[2], +m[3], m[4] === undefined ? 1 : +m[4]];
+    ctx.clearRect(0, 0, 1, 1); ctx.fillStyle = '#000'; ctx.fillStyle = css; ctx.fillRect(0, 0, 1, 1);
+    const d = ctx.getImageData(0, 0, 1, 1).data;   // any other CSS colour syntax, through the canvas
+    return [d[0], d[1], d[2], d[3] / 255];
+  };
+  const over = (top, under) => [0, 1, 2].map(i => top[3] * top[i] + (1 - top[3]) * under[i]).concat([1]);
+  const hex = (c) => '#' + c.slice(0, 3).map(v => Math.round(v).toString(16).padStart(2, '0')).join('');
+  const luminance = (c) => c.slice(0, 3).map(v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+                            .reduce((sum, v, i) => sum + [0.2126, 0.7152, 0.0722][i] * v, 0);
+  const measure = (el, text) => {
+    let alpha = 1, layers = [], node = el;
+    for (; node && node.nodeType === 1; node = node.parentElement) {
+      const style = getComputedStyle(node), bg = rgba(style.backgroundColor);
+      if (bg[3] > 0) layers.push(bg);
+      if (bg[3] >= 1) break;
+      alpha *= +style.opacity;
+    }
+    let background = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) background = over(layer, background);
+    const style = getComputedStyle(el), fg = rgba(style.color);
+    const colour = over([fg[0], fg[1], fg[2], fg[3] * alpha], background);
+    const [a, b] = [luminance(colour), luminance(background)];
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+    return {text: text.replace(/\\s+/g, ' ').trim().slice(0, 60), color: hex(colour), background: hex(background),
+            ratio: Math.round((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05) * 100) / 100,
+            required: size >= 24 || (size >= 18.66 && bold) ? 3.0 : 4.5};
+  };
+  const seen = new Set(), found = [];
+  const skip = (el) => el.closest('svg, canvas, img, picture, video, script, style') || el.closest(':disabled')
+                       || !el.checkVisibility({opacityProperty: true, visibilityProperty: true});
+  for (const root of roots) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const el = t.parentElement;
+      if (!el || seen.has(el) || !t.textContent.trim() || skip(el)) continue;
+      const range = document.createRange(); range.selectNodeContents(t);
+      if (![...range.getClientRects()].some(r => r.width > 0 && r.height > 0)) continue;
+      seen.add(el);
+      found.push(measure(el, el.textContent));
+    }
+    for (const el of root.querySelectorAll('input:not([type]), input[type=text], input[type=number], textarea, select')) {
+      const value = el.tagName === 'SELECT' ? (el.selectedOptions[0] || {}).text || '' : el.value;
+      if (seen.has(el) || !value.trim() || skip(el)) continue;
+      seen.add(el);
+      found.push(measure(el, value));
+    }
+  }
+  found.sort((x, y) => x.ratio - y.ratio);
+  return {texts: found.length, lowest: found[0] || null, failing: found.filter(f => f.ratio < f.required)};
+}"""
+
+# Switch JupyterLab's theme and wait until the new theme's CSS is applied (the body's data
+# attributes change once it has loaded); the setting lives in the scratch server's settings.
+JS_SET_THEME = """async (name) => {
+  const app = window.jupyterapp;
+  if (document.body.dataset.jpThemeName !== name) await app.commands.execute('apputils:change-theme', {theme: name});
+  const t0 = performance.now();
+  while (document.body.dataset.jpThemeName !== name) {
+    if (performance.now() - t0 > 20000) return false;
+    await new Promise(r => setTimeout(r, 100));
+  }
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return true;
+}"""
+
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+
+def _set_theme(page, theme):
+    assert page.evaluate(JS_SET_THEME, THEMES[theme]), f"JupyterLab did not switch to {THEMES[theme]} within 20 s"
+    time.sleep(0.5)   # the widgets' and outputs' styles follow the theme's CSS variables
+
+
+def _contrast(page, notebook, theme):
+    """The contrast of the texts of the notebook's widgets and HTML outputs in ``theme``: a record
+    for the measurements and the failures (one line each, naming the text and its two colours)."""
+    found = page.evaluate(JS_CONTRAST)
+    lowest = found["lowest"]
+    record = {"texts": found["texts"], "failing": len(found["failing"]),
+              "min_ratio": lowest and lowest["ratio"], "min_text": lowest and lowest["text"],
+              "min_colors": lowest and [lowest["color"], lowest["background"]]}
+    failures = [f"{theme} theme: '{f['text']}' {f['color']} on {f['background']} has contrast "
+                f"{f['ratio']:.2f} < {f['required']:g}" for f in found["failing"][:8]]
+    if len(found["failing"]) > 8:
+        failures.append(f"... and {len(found['failing']) - 8} more texts below WCAG AA in the {theme} theme")
+    if not found["texts"]:
+        failures.append(f"{theme} theme: no text found in the widgets and HTML outputs of {notebook}")
+    return record, failures
+
+
 def _wait(page, js, arg=None, timeout_s=30.0, what="condition"):
     """Poll ``js`` in the page until it returns a truthy value; fail after timeout_s."""
     deadline = time.time() + timeout_s
@@ -211,8 +324,35 @@ def _readout(box):
     return readout.inner_text().strip() if readout.count() else "?"
 
 
+def test_the_contrast_check_finds_a_planted_unreadable_text(lab, browser):
+    """JS_CONTRAST on a stored HTML output: black on dark purple (the old colouring of notebook 05's
+    darkest cells) fails, the same text in white passes; nothing runs, the output is only shown."""
+    cells = [{"cell_type": "code", "execution_count": 1, "id": "planted", "metadata": {}, "source": "0",
+              "outputs": [{"output_type": "display_data", "metadata": {}, "data": {
+                  "text/plain": "<HTML>", "text/html":
+                  '<span style="background:#2d004b; color:#000000">unreadable</span>'
+                  '<span style="background:#2d004b; color:#ffffff">readable</span>'}}]}]
+    name = "contrast_probe.ipynb"
+    (lab.root / name).write_text(json.dumps({"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}))
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{lab.url}/lab/workspaces/contrast-probe/tree/{name}?reset&token={lab.token}")
+        _wait(page, JS_NOTEBOOK_OPEN, name, timeout_s=120, what=f"JupyterLab to open {name}")
+        _wait(page, "() => !!document.querySelector('.jp-OutputArea-output.jp-RenderedHTMLCommon span')",
+              timeout_s=30, what="the stored HTML output")
+        record, failures = _contrast(page, "contrast_probe", "light")
+    finally:
+        context.close()
+        lab.shutdown_kernels()
+    assert record["texts"] == 2 and record["failing"] == 1, record
+    assert len(failures) == 1 and "'unreadable' #000000 on #2d004b" in failures[0], failures
+
+
 @pytest.mark.parametrize("notebook", list(NOTEBOOKS))
-def test_widgets_render_and_redraw_in_jupyterlab(notebook, lab, browser, screenshots, measurements):
+def test_widgets_render_and_redraw_in_jupyterlab(notebook, lab, browser, screenshots, measurements,
+                                                 contrast_records):
     runtime_s, expected = NOTEBOOKS[notebook]
     source = REPO_ROOT / "solutions" / f"{notebook}.ipynb"
     shutil.copy(source, lab.root / "solutions" / source.name)
@@ -274,6 +414,19 @@ def test_widgets_render_and_redraw_in_jupyterlab(notebook, lab, browser, screens
                                 f"'{record['slider']}' (best of {len(firsts)}), more than {REDRAW_S:g} s")
         problems = page.evaluate(JS_PAGE_PROBLEMS)
         assert not problems["tracebacks"], f"{notebook}: traceback after moving a slider: {problems['tracebacks'][0]}"
+        # the same page in both themes: the texts' contrast, and a screenshot of each widget in the dark
+        contrast = {"notebook": notebook}
+        for theme in THEMES:
+            _set_theme(page, theme)
+            if theme == "dark":
+                for k in range(len(expected)):
+                    box = page.locator(f'[data-course-widget="{k}"]')
+                    box.scroll_into_view_if_needed()
+                    box.screenshot(path=str(screenshots / f"{notebook}-{k + 1}-dark.png"))
+                contrast["screenshots_dark"] = [f"results/widgets/{notebook}-{k + 1}-dark.png" for k in range(len(expected))]
+            contrast[theme], wrong = _contrast(page, notebook, theme)
+            failures += wrong
+        contrast_records.append(contrast)
         assert not failures, f"{notebook}: " + "; ".join(failures)
     except BaseException:
         try:
@@ -282,5 +435,9 @@ def test_widgets_render_and_redraw_in_jupyterlab(notebook, lab, browser, screens
             pass
         raise
     finally:
+        try:
+            _set_theme(page, "light")   # the theme is a setting of the server: the next notebook opens light
+        except Exception:
+            pass
         context.close()
         lab.shutdown_kernels()

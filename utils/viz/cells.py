@@ -9,7 +9,7 @@ from IPython.display import HTML, display
 
 from utils import validate
 from utils.analysis.cell_trace import check_text
-from utils.palette import DIVERGING_MAP
+from utils.palette import BLACK, DIVERGING_MAP, WHITE
 from utils.viz.figure import show
 from utils.viz.widgets import interactive_figure
 
@@ -21,6 +21,15 @@ def _scaled(values):
 
 
 _CELL_MAP = matplotlib.colormaps[DIVERGING_MAP]
+
+
+def _ink(background):
+    """BLACK or WHITE, whichever contrasts more with ``background`` (a matplotlib colour): the
+    text of a coloured cell keeps its colour in any theme (WCAG 2 relative luminance, whose
+    contrast against black beats white's above 0.179)."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+              for c in matplotlib.colors.to_rgb(background)]
+    return BLACK if 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2] > 0.179 else WHITE
 
 
 def draw_cell_text(text, values, title="", max_chars=700, width=90):
@@ -52,7 +61,8 @@ def draw_cell_text(text, values, title="", max_chars=700, width=90):
         for c, (ch, v) in enumerate(chars):
             grid[r, c] = v
             shown = "↵" if ch == "\n" else ch
-            ax.text(c, r, shown, ha="center", va="center", fontsize=7, family="monospace")
+            ax.text(c, r, shown, ha="center", va="center", fontsize=7, family="monospace",
+                    color=_ink(_CELL_MAP(0.5 + 0.5 * v)))
     ax.imshow(grid, cmap=DIVERGING_MAP, vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
     ax.set_xticks([]); ax.set_yticks([])
     ax.grid(False)
@@ -81,7 +91,7 @@ def cell_html(text, values, max_chars=1500):
     for ch, v in zip(text[:max_chars], _scaled(values[:max_chars])):
         color = matplotlib.colors.to_hex(_CELL_MAP(0.5 + 0.5 * v))  # v in [-1, 1]
         shown = "↵<br>" if ch == "\n" else html.escape(ch)
-        spans.append(f'<span style="background:{color}">{shown}</span>')
+        spans.append(f'<span style="background:{color}; color:{_ink(color)}">{shown}</span>')
     return ('<div style="font-family:monospace; font-size:12px; line-height:1.5; white-space:pre-wrap">'
             + "".join(spans) + "</div>")
 
