@@ -58,9 +58,8 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     """
     N, T, D, H = validate.shapes("gru_forward", "x: N T D, h0: N H, Wx: D 3H, Wh: H 3H, bx: 3H, bh: 3H",
                                  x, h0, Wx, Wh, bx, bh)
+    h, step_caches = np.zeros((N, T, H)), []  # every step's state, every step's cache
     prev_h = np.zeros((N, H)) if h0 is None else h0
-    h = np.zeros((N, T, H))
-    step_caches = []
     for t in range(T):
         prev_h, step_cache = gru_step_forward(x[:, t], prev_h, Wx, Wh, bx, bh)
         h[:, t] = prev_h
