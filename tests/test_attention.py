@@ -175,7 +175,7 @@ def test_bad_arguments_are_refused():
     grid, captions = _small_data()
     with pytest.raises(ValueError, match="AttentionCaptioner: attention must be one of"):
         _small_model("hardest")
-    with pytest.raises(ValueError, match="AttentionCaptioner.run: grid must be a float tensor of shape"):
+    with pytest.raises(ValueError, match=r"AttentionCaptioner.run: grid must have shape \(N, L, D\)"):
         model(grid[:, :8], captions[:, :-1])
     with pytest.raises(ValueError, match="AttentionCaptioner.run: captions_in must have one row per grid"):
         model(grid[:3], captions[:, :-1])

@@ -110,7 +110,7 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="conditioning must be one of"):
         Captioner(5, 3, conditioning="attention")
     model = Captioner.from_numpy(params)
-    with pytest.raises(ValueError, match=r"Captioner.forward: features must be a float tensor of shape \(N, 6\)"):
+    with pytest.raises(ValueError, match=r"Captioner.forward: features must have shape \(N, P\) = \(2, 6\)"):
         model(torch.zeros(2, 5), torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match=r"captions_in must lie in \[0, 11\)"):
         model(torch.zeros(2, 6), torch.full((2, 3), 11))

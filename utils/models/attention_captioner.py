@@ -5,7 +5,7 @@ image once, as one summary vector; this one keeps the encoder's 8 x 8 grid of fe
 (``utils.models.encoder``, L = 64 locations of D features) and, before each word, chooses where
 to look.
 
-    attention_step_torch      one soft-attention step in torch (the reference of the exercise)
+    attention_step_torch      one soft-attention step in torch (the equations of utils.layers.attention)
     AttentionCaptioner        the model: forward (teacher forcing), loss, start_state / step
     caption_with_attention    greedy captions with the attention map and probability of each word
     attention_captions        greedy captions as strings (for BLEU)
@@ -136,11 +136,9 @@ def attention_step_torch(h_prev, grid, params):
             raise ValueError(f"{fname}: params[{name!r}] must have shape "
                              f"{shape if A >= 1 else '(A,)'} (H={H}, D={D}, A={A}), "
                              f"got {tuple(params[name].shape)}")
-    # BEGIN REFERENCE attention_step_torch
     u = torch.tanh(grid @ params["Wa_v"] + (h_prev @ params["Wa_h"]).unsqueeze(1))  # (N, L, A)
     alpha = torch.softmax(u @ params["w_a"], dim=1)                                # (N, L)
     context = (alpha.unsqueeze(2) * grid).sum(dim=1)                              # (N, D)
-    # END REFERENCE
     return context, alpha
 
 
@@ -250,15 +248,9 @@ class AttentionCaptioner(nn.Module):
 
     # -- arguments
     def _grid(self, fname, grid):
-        p = self.W_embed
-        if isinstance(grid, np.ndarray):
-            grid = torch.from_numpy(grid)
-        L, D = self.num_locations, self.feature_dim
-        if not isinstance(grid, torch.Tensor) or grid.ndim != 3 or tuple(grid.shape[1:]) != (L, D) \
-                or not grid.is_floating_point() or grid.shape[0] == 0:
-            raise ValueError(f"{fname}: grid must be a float tensor of shape (N, {L}, {D}) "
-                             f"(encoder grid features), got {validate.shown(grid)}")
-        return grid.to(device=p.device, dtype=p.dtype)
+        grid = torch.from_numpy(grid) if isinstance(grid, np.ndarray) else grid
+        validate.shapes(fname, "grid: N L D", grid, kind="torch", L=self.num_locations, D=self.feature_dim)
+        return grid.to(device=self.W_embed.device, dtype=self.W_embed.dtype)
 
     def _tokens(self, fname, name, ids, ndim):
         return token_ids(fname, name, ids, ndim, self.vocab_size, self.W_embed.device)

@@ -358,14 +358,9 @@ class Captioner(nn.Module):
 
     # -- shapes
     def _check_features(self, fname, features):
-        p = self.W_embed
-        if isinstance(features, np.ndarray):
-            features = torch.from_numpy(features)
-        if not isinstance(features, torch.Tensor) or features.ndim != 2 \
-                or features.shape[1] != self.feature_dim or not features.is_floating_point():
-            raise ValueError(f"{fname}: features must be a float tensor of shape "
-                             f"(N, {self.feature_dim}), got {validate.shown(features)}")
-        return features.to(device=p.device, dtype=p.dtype)
+        features = torch.from_numpy(features) if isinstance(features, np.ndarray) else features
+        validate.shapes(fname, "features: N P", features, kind="torch", P=self.feature_dim)
+        return features.to(device=self.W_embed.device, dtype=self.W_embed.dtype)
 
     def _tokens(self, fname, name, ids, ndim):
         return token_ids(fname, name, ids, ndim, self.vocab_size, self.W_embed.device)
