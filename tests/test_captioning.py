@@ -392,6 +392,32 @@ def student_beam(step_fn, state, start_id, end_id, max_length, beam_size, length
     return max(finished, key=lambda f: f[1])
 
 
+def student_decode(step_fn, state, batch_size, start_id, end_id, max_length, temperature=0.0, generator=None):
+    """A correct decode loop written otherwise than the reference: one (B, max_length) table,
+    finished rows fed END, words drawn by inverting the cumulative distribution."""
+    table = np.full((batch_size, max_length), -1)
+    total = np.zeros(batch_size)
+    alive = np.ones(batch_size, dtype=bool)
+    prev = np.full(batch_size, start_id)
+    for t in range(max_length):
+        log_probs, state = step_fn(prev, state)
+        log_probs = np.asarray(log_probs)
+        if temperature == 0:
+            chosen = np.argmax(log_probs, axis=1)
+        else:
+            z = log_probs / temperature
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+            chosen = np.minimum((cdf < generator.random(batch_size)[:, None]).sum(axis=1), p.shape[1] - 1)
+        total[alive] += log_probs[alive, chosen[alive]]
+        table[alive, t] = chosen[alive]
+        alive &= chosen != end_id
+        if not alive.any():
+            break
+        prev = np.where(alive, chosen, end_id)
+    return [[int(w) for w in row if w >= 0 and w != end_id] for row in table], total
+
+
 REFERENCE_ANSWERS = {
     "word_embedding_forward": emb_forward,
     "word_embedding_backward": emb_backward,
@@ -399,6 +425,7 @@ REFERENCE_ANSWERS = {
     "temporal_affine_backward": affine_backward,
     "temporal_softmax_loss": softmax_loss,
     "captioning_loss": student_captioning_loss,
+    "decode_loop": student_decode,
     "beam_search": student_beam,
 }
 
@@ -415,6 +442,38 @@ def _assigned_backward(dout, cache):
     dW = np.zeros((V, D))
     dW[x] = dout
     return dW
+
+
+def planted_decode_loops():
+    """[(kind, function)]: decode_loop's reference with each planted mistake of the catalogue."""
+    from utils.tools.planted_mistakes import CATALOGUE  # the tests of the catalogue's own exercise
+    from utils.tools.references import references
+    from utils.tools.release import mistaken, reference_functions
+    refs = references()
+    function = reference_functions(refs)["decode_loop"]
+    return [(m.kind, mistaken(function, refs["decode_loop"], m)) for m in CATALOGUE if m.exercise == "decode_loop"]
+
+
+# every diagnosis the decode_loop check prints, and the planted mistake that proves it
+DECODE_DIAGNOSES = {
+    "START not fed (NULL instead)": "the first step must feed start_id",
+    "argmax over the wrong axis": "That is the size of the vocabulary",
+    "state not carried": "did not get the new_state it returned",
+    "chosen word not fed back": "each row's chosen word is its next input",
+    "goes on after END": "chose END at step 1 and its caption",
+    "END kept in the caption": "contains END",
+    "START kept in the caption": "contains START",
+    "one step short of max_length": "one step more than yours",
+    "one step past max_length": "may be called at most 5 times",
+    "stops when the first row finishes": "although END is not the most probable next token",
+    "tie broken towards the highest id": "takes the lowest id on a tie",
+    "END's log-probability left out": "the sum without END's log-probability",
+    "temperature ignored": "the temperature is ignored",
+    "temperature multiplied instead of divided": "do not multiply",
+    "argmax instead of sampling": "it does not take the argmax",
+    "draws from the global RNG": "global generators had moved on",
+    "a generator of its own per row": "another generator seed gave the same",
+}
 
 
 PLANTED = {
@@ -449,6 +508,7 @@ PLANTED = {
         functools.partial(student_captioning_loss, shift=False),
         functools.partial(student_captioning_loss, use_h0=False),
     ],
+    "decode_loop": [function for _, function in planted_decode_loops()],
     "beam_search": [
         functools.partial(student_beam, keep_finished=False),   # finished beams not set aside
         functools.partial(student_beam, normalise=False),       # no length normalisation when asked
@@ -470,6 +530,23 @@ EXPECTED_HINTS = {  # a planted mistake whose message must name its cause
     ("beam_search", 1): "log_prob / length ** alpha",
     ("beam_search", 2): "beam_size=1",
 }
+
+
+def test_every_decode_loop_diagnosis_is_proven_by_a_planted_mistake():
+    planted = planted_decode_loops()
+    assert sorted(kind for kind, _ in planted) == sorted(DECODE_DIAGNOSES)
+    for kind, function in planted:
+        with pytest.raises(CheckFailed) as info:
+            checks.check_decode_loop(function)
+        assert str(info.value).startswith("decode_loop: ") and DECODE_DIAGNOSES[kind] in str(info.value), \
+            (kind, str(info.value))
+
+
+def test_decode_loop_check_passes_the_reference_for_other_seeds():
+    from utils.models.decoding import decode_loop
+    for seed in (0, 1, 12345):
+        checks.check_decode_loop(decode_loop, seed=seed)
+        checks.check_decode_loop(student_decode, seed=seed)
 
 
 test_check_passes_on_a_correct_answer, test_check_catches_planted_mistakes, \

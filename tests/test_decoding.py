@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.models.decoding import (Hypothesis, beam_hypotheses, beam_search, greedy_decode,
+from utils.models.decoding import (Hypothesis, beam_hypotheses, beam_search, decode_loop, greedy_decode,
                                    sample_decode, select_state)
 
 START, END, A, B, C, D = range(6)
@@ -142,6 +142,28 @@ def test_torch_state_gets_torch_tokens_and_the_same_answers():
                         END, 5)
     assert got[0] == expected[0]
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-5)
+
+
+def test_decode_loop_is_the_loop_of_greedy_and_sampled_decoding():
+    state = initial_state(range(8))
+    assert decode_loop(prefix_step, state, 8, START, END, 5) == greedy_decode(prefix_step, state, START, END, 5)
+    sampled = decode_loop(prefix_step, state, 8, START, END, 5, temperature=0.7,
+                          generator=np.random.default_rng(3))
+    assert sampled == sample_decode(prefix_step, state, START, END, 5, 0.7, np.random.default_rng(3))
+    # a torch.Generator gives sample_decode the seed of its numpy Generator: same seed, same captions
+    first = sample_decode(prefix_step, state, START, END, 5, 0.7, torch.Generator().manual_seed(4))
+    assert first == sample_decode(prefix_step, state, START, END, 5, 0.7, torch.Generator().manual_seed(4))
+
+
+def test_decode_loop_feeds_each_row_its_own_word_and_ignores_finished_rows():
+    fed = []
+
+    def step(prev, state):
+        fed.append(np.asarray(prev).tolist())
+        return MARKOV[prev], state
+    captions, log_probs = decode_loop(step, None, 2, START, END, 10)
+    assert captions == [[A, C]] * 2 and fed[0] == [START, START] and fed[1:] == [[A, A], [C, C]]
+    assert log_probs == pytest.approx([math.log(0.55 * 0.46 * 0.97)] * 2)
 
 
 # -------------------------------------------------------------------------------- beam search
@@ -388,6 +410,16 @@ def _state():
      r"beam_search: state must hold arrays .*dim 0 sizes differ: \[1, 2\]"),
     (lambda: beam_hypotheses(prefix_step, _state(), START, END, 5, 2),
      r"beam_hypotheses: state must describe one example .*use beam_search for a batch"),
+    (lambda: decode_loop(prefix_step, _state(), 0, START, END, 5),
+     r"decode_loop: batch_size must be a positive integer, got 0"),
+    (lambda: decode_loop("step", _state(), 2, START, END, 5),
+     r"decode_loop: step_fn must be a function"),
+    (lambda: decode_loop(prefix_step, _state(), 2, START, END, 5, temperature=-1),
+     r"decode_loop: temperature must be a finite number >= 0, got -1"),
+    (lambda: decode_loop(prefix_step, _state(), 2, START, END, 5, temperature=1.0),
+     r"decode_loop: generator must be a numpy Generator .* when temperature > 0, got None"),
+    (lambda: decode_loop(lambda prev, s: (np.zeros((len(prev), 5)), s), _state(), 2, 0, 1, 5),
+     r"decode_loop: step_fn must return log-probabilities"),
     (lambda: select_state(object(), [0]),
      r"select_state: state must be None, a numpy array, a torch tensor .*got object"),
 ])

@@ -22,6 +22,10 @@ of every numpy array and torch tensor in a (possibly nested) tuple, list, namedt
 and passes None and python scalars through. For another layout, e.g. the (num_layers, B, H)
 hidden state of ``torch.nn.LSTM``, pass your own ``select`` (and ``batch_size``).
 
+Greedy and sampled decoding share one loop, ``decode_loop`` (notebook 06's exercise: START
+fed first, each row's chosen word fed back, a row finished at END); ``greedy_decode`` and
+``sample_decode`` read the batch size from the state, check what step_fn returns and call it.
+
 Lengths: a decoder calls step_fn at most max_length times, so a caption has at most
 max_length tokens, END included. Captions come back as lists of python ints without START and
 END; a caption that reached max_length without END is returned as it stands.
@@ -178,33 +182,89 @@ def _common_args(fname, start_id, end_id, max_length):
 
 
 # ------------------------------------------------------------------- greedy and sampling
-def _decode_rows(fname, step_fn, state, start_id, end_id, max_length, batch_size, choose):
-    """Run B rows in parallel, each taking the token ``choose`` picks, until END or max_length."""
-    B = _batch_size(fname, state, batch_size)
+def _numpy_steps(fname, step_fn, state, end_id):
+    """``step_fn`` as decode_loop drives it: (B,) int64 numpy tokens in (converted to what the
+    model takes, see _token_maker), (B, V) float64 numpy log-probabilities out, checked."""
     make_tokens = _token_maker(state)
-    captions = [[] for _ in range(B)]
-    log_prob = np.zeros(B)
-    done = np.zeros(B, dtype=bool)
-    prev = np.full(B, start_id, dtype=np.int64)
-    vocab_size = None
-    for _ in range(max_length):
-        out = step_fn(make_tokens(prev), state)
+    vocab_size = []  # V, fixed by the first step
+
+    def step(prev_tokens, state):
+        prev_tokens = np.asarray(prev_tokens, dtype=np.int64)
+        out = step_fn(make_tokens(prev_tokens), state)
         if not isinstance(out, tuple) or len(out) != 2:
             raise ValueError(f"{fname}: step_fn must return a pair (log_probs, new_state), "
                              f"got {validate.shown(out)}")
-        lp, state = _log_probs(fname, out[0], B, vocab_size, end_id), out[1]
-        vocab_size = lp.shape[1]
-        tokens = choose(lp)  # (B,) int64
-        for i in np.flatnonzero(~done):
-            log_prob[i] += lp[i, tokens[i]]
-            if tokens[i] == end_id:
-                done[i] = True
+        lp = _log_probs(fname, out[0], len(prev_tokens), vocab_size[0] if vocab_size else None,
+                        end_id)
+        vocab_size[:] = [lp.shape[1]]
+        return lp, out[1]
+    step.checked_by = fname
+    return step
+
+
+def _loop_args(fname, step_fn, state, batch_size, start_id, end_id, max_length, temperature,
+               generator):
+    """decode_loop's arguments, checked; step_fn wrapped by _numpy_steps unless it already is."""
+    if not callable(step_fn):
+        raise ValueError(f"{fname}: step_fn must be a function (prev_tokens, state) -> "
+                         f"(log_probs, new_state), got {validate.shown(step_fn)}")
+    batch_size = validate.positive_int(fname, "batch_size", batch_size)
+    start_id, end_id, max_length = _common_args(fname, start_id, end_id, max_length)
+    temperature = validate.finite_number(fname, "temperature", temperature, low=0)
+    if temperature > 0 and not isinstance(generator, np.random.Generator):
+        raise ValueError(f"{fname}: generator must be a numpy Generator "
+                         "(np.random.default_rng(seed)) when temperature > 0, got "
+                         f"{validate.shown(generator)}")
+    if not hasattr(step_fn, "checked_by"):
+        step_fn = _numpy_steps(fname, step_fn, state, end_id)
+    return step_fn, batch_size, start_id, end_id, max_length, temperature
+
+
+def decode_loop(step_fn, state, batch_size, start_id, end_id, max_length, temperature=0.0,
+                generator=None):
+    """The test-time loop, as notebook 06's exercise states it: B captions at once, each row
+    feeding back the word it chose, greedy (temperature 0) or sampled.
+
+    step_fn: (prev_tokens (B,) int array, state) -> (log_probs (B, V), new_state); the model,
+        see the module docstring. state: the model's state for the B rows (never looked into).
+    batch_size: B. start_id: fed to every row at the first step. end_id: closes a caption.
+    max_length: step_fn is called at most this many times, so a caption has at most
+        max_length tokens, END included.
+    temperature: 0 for greedy decoding (the most probable word; the lowest id on a tie), > 0
+        to draw each word from softmax(log_probs / temperature) with ``generator``.
+    generator: a seeded np.random.Generator, used for every draw (unused when greedy).
+    Returns: captions, a list of B lists of int (no START, no END), and log_probs, a list of B
+        floats: the sum of the model's own log-probabilities (temperature 1) of each caption's
+        tokens, END included when it was chosen.
+    ``greedy_decode`` and ``sample_decode`` read B from the state and call this.
+    """
+    step_fn, batch_size, start_id, end_id, max_length, temperature = _loop_args(
+        "decode_loop", step_fn, state, batch_size, start_id, end_id, max_length, temperature,
+        generator)
+    # BEGIN REFERENCE decode_loop
+    captions = [[] for _ in range(batch_size)]
+    totals = np.zeros(batch_size)                 # log-probability of each caption so far
+    finished = np.zeros(batch_size, dtype=bool)   # rows that have chosen END
+    prev = np.full(batch_size, start_id)          # every row starts from START
+    for _ in range(max_length):                   # at most max_length tokens, END included
+        log_probs, state = step_fn(prev, state)   # (B, V); the new state is the next step's
+        if temperature == 0:
+            words = log_probs.argmax(axis=1)      # the first maximum: the lowest id on a tie
+        else:                                     # softmax(log_probs / T), shifted: no underflow
+            p = np.exp((log_probs - log_probs.max(axis=1, keepdims=True)) / temperature)
+            p = p / p.sum(axis=1, keepdims=True)
+            words = np.array([generator.choice(len(row), p=row) for row in p])
+        for i in np.flatnonzero(~finished):       # a finished row's later words are ignored
+            totals[i] += log_probs[i, words[i]]
+            if words[i] == end_id:
+                finished[i] = True
             else:
-                captions[i].append(int(tokens[i]))
-        if done.all():
+                captions[i].append(int(words[i]))
+        if finished.all():
             break
-        prev = np.where(done, end_id, tokens)  # finished rows keep feeding END; ignored
-    return captions, [float(v) for v in log_prob]
+        prev = words                              # each row's word is its next input
+    return captions, [float(total) for total in totals]
+    # END REFERENCE
 
 
 def greedy_decode(step_fn, state, start_id, end_id, max_length, batch_size=None):
@@ -220,8 +280,22 @@ def greedy_decode(step_fn, state, start_id, end_id, max_length, batch_size=None)
     """
     fname = "greedy_decode"
     start_id, end_id, max_length = _common_args(fname, start_id, end_id, max_length)
-    return _decode_rows(fname, step_fn, state, start_id, end_id, max_length, batch_size,
-                        lambda lp: lp.argmax(axis=1))
+    B = _batch_size(fname, state, batch_size)
+    return decode_loop(_numpy_steps(fname, step_fn, state, end_id), state, B, start_id, end_id,
+                       max_length)
+
+
+def _numpy_generator(fname, generator):
+    """A numpy Generator: ``generator`` itself, or one seeded from a torch.Generator's next draw
+    (the same torch seed gives the same captions)."""
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, torch.Generator):
+        seed = torch.randint(0, 2 ** 62, (1,), generator=generator, device=generator.device)
+        return np.random.default_rng(int(seed))
+    raise ValueError(f"{fname}: generator must be a numpy Generator "
+                     "(np.random.default_rng(seed)) or a torch.Generator, got "
+                     f"{validate.shown(generator)}")
 
 
 def sample_decode(step_fn, state, start_id, end_id, max_length, temperature=1.0, generator=None,
@@ -232,7 +306,8 @@ def sample_decode(step_fn, state, start_id, end_id, max_length, temperature=1.0,
     temperature: finite, > 0. Below 1 sharpens the distribution (towards greedy), above 1
         flattens it (more varied, more mistakes); 1 samples from the model itself.
     generator: a numpy ``np.random.Generator`` or a ``torch.Generator``, seeded by the caller
-        for reproducible captions (required: sampling without one is not reproducible).
+        for reproducible captions (required: sampling without one is not reproducible); a
+        torch.Generator gives one draw, the seed of the numpy Generator that decode_loop uses.
     Returns: captions (list of B lists of int, no START/END) and log_probs (list of B floats):
         the summed log-probabilities under the model itself (temperature 1) of the sampled
         tokens.
@@ -240,28 +315,10 @@ def sample_decode(step_fn, state, start_id, end_id, max_length, temperature=1.0,
     fname = "sample_decode"
     start_id, end_id, max_length = _common_args(fname, start_id, end_id, max_length)
     temperature = validate.temperature(fname, temperature)
-    if isinstance(generator, np.random.Generator):
-        def draw(probs):
-            cum = np.cumsum(probs, axis=1)
-            cum /= cum[:, -1:]  # the last entry is exactly 1, so every draw lands on a token
-            u = generator.random(len(probs))  # (B,) uniform in [0, 1)
-            return (cum <= u[:, None]).sum(axis=1)  # first index whose cumulative prob > u
-    elif isinstance(generator, torch.Generator):
-        def draw(probs):
-            p = torch.from_numpy(probs).to(generator.device)
-            return torch.multinomial(p, 1, generator=generator)[:, 0].cpu().numpy()
-    else:
-        raise ValueError(f"{fname}: generator must be a numpy Generator "
-                         "(np.random.default_rng(seed)) or a torch.Generator, got "
-                         f"{validate.shown(generator)}")
-
-    def choose(lp):
-        z = lp / temperature
-        z = z - z.max(axis=1, keepdims=True)
-        probs = np.exp(z)
-        return draw(probs / probs.sum(axis=1, keepdims=True)).astype(np.int64)
-
-    return _decode_rows(fname, step_fn, state, start_id, end_id, max_length, batch_size, choose)
+    generator = _numpy_generator(fname, generator)
+    B = _batch_size(fname, state, batch_size)
+    return decode_loop(_numpy_steps(fname, step_fn, state, end_id), state, B, start_id, end_id,
+                       max_length, temperature=temperature, generator=generator)
 
 
 # ------------------------------------------------------------------------------ beam search

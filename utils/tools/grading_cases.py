@@ -126,6 +126,7 @@ CASES = {
     "temporal_softmax_loss": Case("utils.checks.captioning.check_temporal_softmax_loss",
                                   ("temporal_softmax_loss",)),
     "captioning_loss": Case("utils.checks.captioning.check_captioning_loss", ("captioning_loss",)),
+    "decode_loop": Case("utils.checks.captioning.check_decode_loop", ("decode_loop",)),
     "beam_search": Case("utils.checks.captioning.check_beam_search", ("beam_search",), seeded=False,
                         fresh=_fresh_beam_search),
     # 07
