@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from utils.models.char_lm import CharLM, detach_state, evaluate_nats_per_char, sample
-from utils.training.char_lm import default_budget, train_char_lm
+from utils.training.char_lm import CharLMRecipe, default_budget, train_char_lm
 from utils.data.text import CharVocab, UnknownCharacterError, iter_chunks, load_shakespeare, make_streams, random_batch, split_by_position
 
 TEXT = "hello world\nTo be, or not to be: that is the question.\n"
@@ -199,14 +199,12 @@ def test_train_char_lm_tiny_run(vocab):
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
-def test_default_budget_keys(device):
-    cfg = default_budget(device)
-    assert {"hidden_size", "num_layers", "cell", "embed_size", "batch_size", "seq_len", "lr",
-            "time_budget_s"} <= set(cfg)
-    assert cfg["cell"] in ("vanilla", "lstm", "gru")
-    assert cfg["time_budget_s"] is not None or cfg.get("max_steps"), "no budget at all"
+def test_default_budget_is_a_recipe_with_a_budget(device):
+    recipe = default_budget(device)
+    assert isinstance(recipe, CharLMRecipe) and recipe.cell in ("vanilla", "lstm", "gru")
+    assert recipe.time_budget_s is not None or recipe.max_steps, "no budget at all"
     if device == "cpu":  # a fixed number of steps, so the notebook's numbers reproduce
-        assert cfg["time_budget_s"] is None and cfg["max_steps"] > 0
+        assert recipe.time_budget_s is None and recipe.max_steps > 0
 
 
 # ---- notebook 02: three-way split, one definition of the evaluation, baselines, generation

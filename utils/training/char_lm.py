@@ -1,8 +1,10 @@
 """Training the character-level language model: a timed or step-counted Adam loop, and budgets.
 
     train_char_lm    Adam + gradient clipping on random windows, within a time or step budget
-    default_budget   the model size and budget notebook 02 uses, scaled to the device
+    CharLMRecipe     the model size and training budget, one typed record (CPU, GPU and tiny presets)
+    default_budget   the recipe notebook 02 uses on a device
 """
+import dataclasses
 import math
 import time
 
@@ -153,19 +155,31 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
     return history
 
 
-def default_budget(device):
-    """The model and training budget notebook 02 uses on this device.
+@dataclasses.dataclass(frozen=True)
+class CharLMRecipe:
+    """Notebook 02's model and training budget: CharLM's sizes and train_char_lm's settings."""
+    hidden_size: int = 256               # H
+    num_layers: int = 1                  # L stacked recurrent layers
+    cell: str = "lstm"                   # "vanilla", "lstm" or "gru"
+    embed_size: int = 64                 # E, the learned character embedding
+    batch_size: int = 64                 # B windows per step
+    seq_len: int = 64                    # T characters per window
+    lr: float = 3e-3                     # Adam
+    time_budget_s: float | None = None   # seconds of training, or None: max_steps alone
+    max_steps: int | None = 800          # optimizer steps, or None: time_budget_s alone
+    lr_decay_frac: float = 0.3           # linear decay to lr/10 over this last fraction
 
-    device: a torch.device or a name ("cpu", "cuda", "mps").
-    Returns: dict with hidden_size, num_layers, cell, embed_size, batch_size, seq_len, lr,
-    time_budget_s, max_steps and lr_decay_frac, to pass on to CharLM and train_char_lm. On a
-    CPU the budget is a fixed number of steps, so that the trained model, and every number
-    printed from it, is the same on every run; on a GPU it is a time budget for a bigger model.
-    """
-    cpu = dict(hidden_size=256, num_layers=1, cell="lstm", embed_size=64, batch_size=64,
-               seq_len=64, lr=3e-3, time_budget_s=None, max_steps=800, lr_decay_frac=0.3)
-    return scaled_budget(
-        as_device("default_budget", device, must_exist=False), cpu=cpu,
-        accelerator=dict(hidden_size=1024, num_layers=2, cell="lstm", embed_size=64, batch_size=128,
-                         seq_len=128, lr=2e-3, time_budget_s=60, max_steps=None, lr_decay_frac=0.3),
-        tiny=dict(cpu, max_steps=2))
+
+# On a CPU a fixed number of steps, so that the trained model and every number printed from it
+# is the same on every run; on a GPU a time budget for a bigger model.
+CPU_RECIPE = CharLMRecipe()
+ACCELERATOR_RECIPE = CharLMRecipe(hidden_size=1024, num_layers=2, batch_size=128, seq_len=128, lr=2e-3,
+                                  time_budget_s=60, max_steps=None)
+TINY_RECIPE = dataclasses.replace(CPU_RECIPE, max_steps=2)
+
+
+def default_budget(device):
+    """The CharLMRecipe notebook 02 uses on this device ("cpu", "cuda", "mps" or a torch.device):
+    CPU_RECIPE, ACCELERATOR_RECIPE or, under COURSE_BUDGET=tiny, TINY_RECIPE (utils.course.scaled_budget)."""
+    return scaled_budget(as_device("default_budget", device, must_exist=False),
+                         cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE, tiny=TINY_RECIPE)
