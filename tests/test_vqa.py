@@ -21,8 +21,8 @@ from utils.data import shapes_language as language  # noqa: E402
 from utils.data.vqa import answer_word_ids, encode_typed_question, vqa_arrays  # noqa: E402
 from utils.gradcheck import eval_numerical_gradient_array, rel_error  # noqa: E402
 from utils.layers.vqa import (attention_hop_backward, attention_hop_forward,  # noqa: E402
-                              concat_fusion_backward, product_fusion_backward,
-                              product_fusion_forward)
+                              concat_fusion_backward, multiple_choice_loss,
+                              product_fusion_backward, product_fusion_forward)
 from utils.models.checkpoints import CheckpointError  # noqa: E402
 from utils.models.vqa import (MODEL_KINDS, REBUILD_COMMAND, PriorBaseline,  # noqa: E402
                               answer_question, attention_hop_torch, batch_tensors, box_cells,
@@ -210,6 +210,34 @@ def test_visual7w_reads_the_question_up_to_its_last_word(small_set):
         torch.testing.assert_close(model(batch)["scores"], model(wider)["scores"])
 
 
+def test_multiple_choice_loss_is_the_torch_models_scoring_and_cross_entropy(small_set):
+    data, summary, grid = small_set
+    model = build_model("visual7w", len(VOCAB), **SMALL, attention_dim=3)
+    batch = batch_tensors(data, np.arange(12), summary, grid)
+    assert batch["lengths"].min() < batch["question"].shape[1]      # some questions are padded
+    with torch.no_grad():
+        read, scores = model.read(batch), model(batch)["scores"]
+        expected_loss = torch.nn.functional.cross_entropy(scores.double(), batch["correct"])
+    got, loss = multiple_choice_loss(read["states"].double().numpy(),
+                                     batch["lengths"].numpy(), read["answers"].double().numpy(),
+                                     read["image"].double().numpy(), batch["correct"].numpy())
+    np.testing.assert_allclose(got, scores.double().numpy(), rtol=1e-5, atol=1e-6)
+    assert abs(loss - float(expected_loss)) < 1e-5
+    with pytest.raises(ValueError, match="multiple_choice_loss: lengths must lie in"):
+        multiple_choice_loss(np.ones((2, 3, 4)), np.array([1, 3]), np.ones((2, 4, 4)),
+                             np.ones((2, 4)), np.array([0, 1]))
+
+
+def test_num_answers_is_a_classifier_argument_kept_by_its_checkpoint(small_set, tmp_path):
+    data, summary, grid = small_set
+    batch = batch_tensors(data, np.arange(3), summary, grid)
+    model = build_model("san1", len(VOCAB), **SMALL, attention_dim=3, num_answers=7)
+    assert model(batch)["scores"].shape == (3, 7) and model.config()["num_answers"] == 7
+    save_vqa_model(model, tmp_path / "seven.pt")
+    assert load_vqa_model(path=tmp_path / "seven.pt")(batch)["scores"].shape == (3, 7)
+    assert "num_answers" not in build_model("visual7w", len(VOCAB), **SMALL).config()
+
+
 def test_prior_baseline_and_bad_arguments():
     prior = PriorBaseline().fit(np.array([0, 0, 0, 1]), np.array([5, 5, 2, 7]))
     assert prior.predict([0, 1]).tolist() == [5, 7]
@@ -358,7 +386,18 @@ def _hop_back(du_next, dp, cache, tanh_grad=True, residual=True, sum_locations=T
             u.T @ dquery, dquery.sum(0), np.einsum("nlk,nl->k", h, de))
 
 
+def _mc(states, lengths, answers, image, correct, last=0, scale=True, axis=1, divide="N", pick="right"):
+    N, K = answers.shape[:2]
+    h = states[:, -1] if last == "padded" else states[np.arange(N), lengths + last]
+    s = (answers @ (h + image)[:, :, None])[:, :, 0] / (np.sqrt(states.shape[2]) if scale else 1.0)
+    p = np.exp(s - s.max(axis, keepdims=True))
+    log_p = np.log(p / p.sum(axis, keepdims=True))
+    chosen = log_p[np.arange(N), correct] if pick == "right" else log_p[:, 0]
+    return s, float(-chosen.sum() / {"N": N, "K": K}[divide])
+
+
 REFERENCE_ANSWERS = {
+    "multiple_choice_loss": multiple_choice_loss,
     "product_fusion_forward": product_fusion_forward,
     "product_fusion_backward": product_fusion_backward,
     "attention_hop_forward": attention_hop_forward,
@@ -376,6 +415,14 @@ def _hop_cache_u_next(*args):
 
 
 PLANTED = {
+    "multiple_choice_loss": [
+        functools.partial(_mc, last="padded"),                        # the last padded step
+        functools.partial(_mc, last=-1),                              # off by one: lengths - 1
+        functools.partial(_mc, axis=0),                               # softmax over the questions
+        functools.partial(_mc, divide="K"),                           # averaged over candidates
+        functools.partial(_mc, scale=False),                          # no 1 / sqrt(H)
+        functools.partial(_mc, pick="first"),                         # always candidate 0
+    ],
     "product_fusion_forward": [
         functools.partial(_fusion, tanh=False),                       # no tanh
         functools.partial(_fusion, bias=False),                       # biases left out
@@ -404,6 +451,12 @@ PLANTED = {
 }
 
 EXPECTED_HINTS = {
+    ("multiple_choice_loss", 0): "last padded step",
+    ("multiple_choice_loss", 1): "one step early",
+    ("multiple_choice_loss", 2): "softmax runs over the wrong axis",
+    ("multiple_choice_loss", 3): "divided by the number of candidates",
+    ("multiple_choice_loss", 4): "scale is missing",
+    ("multiple_choice_loss", 5): "always takes candidate 0",
     ("product_fusion_forward", 0): "tanh of each projection is missing",
     ("product_fusion_forward", 1): "bias is missing",
     ("product_fusion_forward", 2): "elementwise product",
@@ -437,8 +490,8 @@ def _folder(path):
 @pytest.mark.slow
 def test_selfcheck_of_the_lecture_with_pasted_solutions_and_a_planted_mistake(tmp_path):
     right = run_selfcheck_cli(lecture_with_answers("08_vqa.ipynb", _folder(tmp_path / "right")))
-    assert right.returncode == 0 and "4 of 4 exercises passed" in right.stdout, right.stdout + right.stderr
+    assert right.returncode == 0 and "5 of 5 exercises passed" in right.stdout, right.stdout + right.stderr
     path = lecture_with_answers("08_vqa.ipynb", _folder(tmp_path / "wrong"), {          # forgot tanh'
         "dpre_v = df * b * (1 - a ** 2)": "dpre_v = df * b"})
     wrong = run_selfcheck_cli(path)
-    assert wrong.returncode == 1 and "3 of 4 exercises passed" in wrong.stdout, wrong.stdout
+    assert wrong.returncode == 1 and "4 of 5 exercises passed" in wrong.stdout, wrong.stdout

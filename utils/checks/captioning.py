@@ -5,7 +5,10 @@ of the reference forward (so its layout is fixed: word embedding ``(x, (V, D))``
 affine ``(x, w)``) and are compared with the reference gradients and numerical gradients. The
 loss check recognises the classic masking and averaging mistakes; the captioning-loss check
 compares a student's whole pipeline with ``utils.models.captioner.captioning_loss``; the
-beam-search check runs the student's search on small models (a random RNN, a hand-made Markov
+decode-loop check judges by behaviour alone (models that record what they are fed, the greedy
+word checked against the model's distribution, sampled frequencies against softmax(log p / T),
+the generator's seed against numpy's and torch's global generators), never by calling its
+reference; the beam-search check runs the student's search on small models (a random RNN, a hand-made Markov
 chain where greedy is not optimal, a model whose best caption ends early) and compares it with
 ``utils.models.decoding.beam_search_one`` (the reference of the exercise).
 Shapes are chosen with N, T, D, V, M all different so that swapped axes fail.

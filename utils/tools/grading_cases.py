@@ -141,6 +141,7 @@ CASES = {
                                    ("product_fusion_forward",)),
     "product_fusion_backward": Case("utils.checks.vqa.check_product_fusion_backward",
                                     ("product_fusion_backward",)),
+    "multiple_choice_loss": Case("utils.checks.vqa.check_multiple_choice_loss", ("multiple_choice_loss",)),
     "attention_hop_forward": Case("utils.checks.vqa.check_attention_hop_forward", ("attention_hop_forward",)),
     "attention_hop_backward": Case("utils.checks.vqa.check_attention_hop_backward",
                                    ("attention_hop_backward",)),
