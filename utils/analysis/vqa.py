@@ -47,13 +47,15 @@ def accuracy_table(results, digits=3):
     """
     digits = validate.int_in_range("accuracy_table", "digits", digits, 0, 10)
     columns = list(TYPES) + ["overall"]
-    header = f"{'model':<22}{'split':<9}" + "".join(f"{c[:10]:>11}" for c in columns)
+    widths = [max(len(c), digits + 2) + 1 for c in columns]    # narrow: 90 characters for 08's table
+    first = max([len("model")] + [len(name) for name in results]) + 1
+    header = f"{'model':<{first}}{'split':<8}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths))
     lines = [header, "-" * len(header)]
     for name, by_split in results.items():
         for split, acc in by_split.items():
-            cells = "".join(f"{'-' if acc.get(c) is None else format(acc[c], f'.{digits}f'):>11}"
-                            for c in columns)
-            lines.append(f"{name:<22}{split:<9}" + cells)
+            cells = "".join(f"{'-' if acc.get(c) is None else format(acc[c], f'.{digits}f'):>{w}}"
+                            for c, w in zip(columns, widths))
+            lines.append(f"{name:<{first}}{split:<8}" + cells)
     return lines
 
 

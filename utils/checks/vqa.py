@@ -7,14 +7,18 @@ is compared with numerical gradients. Sizes are all different (P, H, E; L, d, K)
 axis or a transposed weight fails on shape or value. A failing check names the classic mistake
 it recognises (softmax over the wrong axis, a missing tanh or tanh', the two factors of the
 product swapped, a bias gradient not summed over the batch, a forgotten residual).
+The multiple-choice scores and loss are compared with ``multiple_choice_loss`` on padded
+questions of different lengths; a failure names the slip it matches (the padded or previous
+step gathered for h_T, the scale or the image term missing, the softmax over the questions, the
+loss divided by K or N * K or not averaged, the wrong candidate picked).
 """
 import numpy as np
 
-from utils.checks.core import (CheckFailed, call_student, exercise_check, expect_array, expect_cache,
-                               expect_tuple, expect_unchanged, passed, slip_hint)
+from utils.checks.core import (CheckFailed, as_numpy, call_student, exercise_check, expect_array,
+                               expect_cache, expect_tuple, expect_unchanged, passed, slip_hint)
 from utils.gradcheck import eval_numerical_gradient_array
 from utils.layers.common import softmax
-from utils.layers.vqa import attention_hop_forward, product_fusion_forward
+from utils.layers.vqa import attention_hop_forward, multiple_choice_loss, product_fusion_forward
 
 FUSION_CASES = [(3, 5, 4, 6), (4, 7, 3, 2)]          # (N, P, H, E)
 HOP_CASES = [(3, 5, 4, 6), (2, 7, 3, 5)]             # (N, L, d, K)
@@ -255,3 +259,86 @@ def check_attention_hop_backward(student_fn, seed=3):
                     raise CheckFailed(f"{exc}{hint}") from None
     passed(name, f"all six gradients match numerical gradients on {len(HOP_CASES)} random cases, "
                  f"with dp given and dp=None (relative error < 1e-6)")
+
+
+# ------------------------------------------------------------------------------ multiple choice
+MC_CASES = [(5, 4, 6, 4), (3, 6, 9, 5)]               # (N, T, H, K)
+MC_INPUTS = ("states", "lengths", "answers", "image", "correct")
+
+
+def _mc_inputs(rng, N, T, H, K):
+    lengths = rng.integers(1, T + 1, size=N)
+    lengths[:2] = (T, max(1, T - 2))                  # one question fills every step, one does not
+    return [rng.normal(size=(N, T + 1, H)), lengths, rng.normal(size=(N, K, H)),
+            rng.normal(scale=0.5, size=(N, H)), rng.integers(0, K, size=N)]
+
+
+def _mc_variant(states, lengths, answers, image, correct, step=0, scale=True, with_image=True,
+                axis=1, shift_axis=None, reduce="batch", index="right"):
+    """(scores, loss) with one choice changed: the slips a check recognises."""
+    N, H, K = len(states), states.shape[2], answers.shape[1]
+    rows = np.arange(N)
+    h = states[:, -1] if step == "padded" else states[rows, lengths + step]
+    s = np.einsum("nkh,nh->nk", answers, h + (image if with_image else 0)) / (np.sqrt(H) if scale else 1)
+    m = s.max(axis=axis if shift_axis is None else shift_axis, keepdims=True)
+    log_p = s - m - np.log(np.exp(s - m).sum(axis=axis, keepdims=True))
+    picked = {"right": log_p[rows, correct], "first": log_p[:, 0], "columns": log_p[:, correct]}[index]
+    total = -picked.sum() if index != "columns" else -picked.mean() * N
+    return s, total / {"batch": N, "candidates": K, "both": N * K, "none": 1}[reduce]
+
+
+def _mc_slips(args):
+    def slip(**change):
+        return lambda: _mc_variant(*args, **change)
+    return {
+        "h_T is the state at the last padded step, states[:, -1]: a shorter question's last word "
+        "is at step lengths[n] (gather one state per row)": slip(step="padded"),
+        "h_T is taken one step early (lengths - 1): states[:, 0] is the state after the image, so "
+        "the state after word t is states[:, t]": slip(step=-1),
+        "the scale is missing: the scores are divided by sqrt(H)": slip(scale=False),
+        "the image term is missing: each candidate is scored against h_T + image": slip(with_image=False),
+        "the softmax runs over the wrong axis: each question's distribution is over its K "
+        "candidates (axis 1)": slip(axis=0),
+        "the largest score subtracted is each column's (axis 0): subtract each row's own largest "
+        "score, which leaves that row's softmax unchanged": slip(shift_axis=0),
+        "the loss is divided by the number of candidates K: average over the N questions": slip(reduce="candidates"),
+        "the loss is averaged over all N * K scores: sum -log p(right) over the questions and "
+        "divide by N": slip(reduce="both"),
+        "the loss is summed over the questions, not averaged": slip(reduce="none"),
+        "the loss always takes candidate 0: pick each row's own right candidate, "
+        "log_p[np.arange(N), correct]": slip(index="first"),
+        "log_p[:, correct] is an (N, N) block, one column per question: pick one entry per row, "
+        "log_p[np.arange(N), correct]": slip(index="columns"),
+    }
+
+
+@exercise_check
+def check_multiple_choice_loss(student_fn, seed=4):
+    """Check ``multiple_choice_loss(states, lengths, answers, image, correct) -> (scores, loss)``
+    on random cases where some questions are shorter than the padded length."""
+    name = "multiple_choice_loss"
+    rng = np.random.default_rng(seed)
+    for N, T, H, K in MC_CASES:
+        args = _mc_inputs(rng, N, T, H, K)
+        got = _call(name, student_fn, args, MC_INPUTS, ("scores", "loss"))
+        scores, loss = multiple_choice_loss(*args)
+        label = f"case N={N}, T={T}, H={H}, K={K}, lengths {args[1].tolist()}"
+        try:
+            got_loss = np.asarray(as_numpy(got[1]), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"{name}: loss should be one number, got {type(got[1]).__name__}") from None
+        if got_loss.size != 1:
+            raise CheckFailed(f"{name}: loss should be one number (the mean over the N questions), "
+                              f"got an array of shape {got_loss.shape}")
+        for value, expected, what, fallback in (
+                (got[0], scores, "scores", "\nh_T = the state after each question's last real word; "
+                 "s_k = a_k . (h_T + image) / sqrt(H), one score per candidate (N, K)"),
+                (got_loss.reshape(()), np.asarray(loss), "loss", "\nloss = the mean over the N "
+                 "questions of -log softmax(scores)[correct], the softmax over each row's K candidates")):
+            try:
+                expect_array(name, value, expected, what=f"{what} ({label})", rtol=1e-8)
+            except CheckFailed as exc:
+                hint = slip_hint((got[0], got_loss.reshape(())), _mc_slips(args)) or fallback
+                raise CheckFailed(f"{exc}{hint}") from None
+    passed(name, f"scores and loss match the reference on {len(MC_CASES)} random cases with "
+                 f"padded questions (max relative error < 1e-8)")

@@ -23,6 +23,11 @@ u (the question vector, later the refined query) scores each of the L locations 
 
 Shapes: N rows, P image-vector size, H question-vector size, E fused size, L locations, d the
 size shared by the query and every location's features, K units of the attention layer.
+
+Multiple choice (the Visual7W-style model of notebook 08): the state after each question's last
+real word, h_T = states[n, lengths[n]], scores each of K candidate embeddings a_k,
+s_k = a_k . (h_T + v @ W_o) / sqrt(H), and the loss is the softmax cross-entropy over the K
+candidates, averaged over the N questions (``multiple_choice_loss``).
 """
 import numpy as np
 
@@ -126,3 +131,30 @@ def attention_hop_backward(du_next, dp, cache):
     db_A = dquery.sum(axis=0)
     # END REFERENCE
     return du, dV, dW_I, dW_Q, db_A, dw_P
+
+
+def multiple_choice_loss(states, lengths, answers, image, correct):
+    """Candidate scores and the multiple-choice loss of the Visual7W-style model (notebook 08).
+
+    states: (N, T+1, H) the LSTM's hidden state after each input; states[:, 0] after the image
+    x_0, states[:, t] after word t, and the steps past a question's last word read padding.
+    lengths: (N,) ints in 1..T, each question's number of real words.
+    answers: (N, K, H) the K candidates' embeddings a_k; image: (N, H) the image term v @ W_o;
+    correct: (N,) ints in 0..K-1, the index of each question's right candidate.
+    Returns: scores (N, K) with s_k = a_k . (h_T + v @ W_o) / sqrt(H), h_T = states[n, lengths[n]],
+    and loss, the cross-entropy -log softmax_k(s)[correct] averaged over the N questions (float).
+    """
+    fname = "multiple_choice_loss"
+    N, T1, H, K = validate.shapes(fname, "states: N T1 H, answers: N K H, image: N H, lengths: N, correct: N",
+                                  states, answers, image, lengths, correct, kind="numpy")
+    lengths = validate.int_array(fname, "lengths", lengths, low=1, high=T1)
+    correct = validate.int_array(fname, "correct", correct, low=0, high=K)
+    # BEGIN REFERENCE multiple_choice_loss
+    rows = np.arange(len(states))
+    h_T = states[rows, lengths]                                        # (N, H): the last real word's state
+    scores = np.einsum("nkh,nh->nk", answers, h_T + image) / np.sqrt(states.shape[2])   # (N, K)
+    shifted = scores - scores.max(axis=1, keepdims=True)               # stable softmax over the K candidates
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_p[rows, correct].mean()                                # averaged over the N questions
+    # END REFERENCE
+    return scores, float(loss)

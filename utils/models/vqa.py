@@ -10,7 +10,8 @@ question goes through an LSTM over word embeddings; its last hidden state is q (
     normalise_image          the summary vector l2-normalised (times sqrt(P)), as every model reads it
     FusionClassifier         v and q fused by concatenation [v, q] or by an elementwise product
                              tanh(v W_v + b_v) * tanh(q W_q + b_q) (Antol et al. 2015), then
-                             fully connected layers over the A = 42 answers
+                             fully connected layers over the A answers (``num_answers`` of
+                             every classifier, by default NUM_ANSWERS, the shapes world's 42)
     StackedAttention         question-guided attention over the grid, 1 or more hops (Yang et
                              al. 2016): u_0 = q; each hop p = softmax_i(w_P . tanh(V_i W_I +
                              u W_Q + b_A)), u <- u + sum_i p_i V_i; then the classifier on u
@@ -148,7 +149,7 @@ class VQAModel(nn.Module):
 
     kind = None
 
-    def __init__(self, vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed):
+    def __init__(self, vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed, num_answers=None):
         super().__init__()
         fname = type(self).__name__
         self.vocab_size = validate.positive_int(fname, "vocab_size", vocab_size)
@@ -157,11 +158,14 @@ class VQAModel(nn.Module):
         self.wordvec_dim = validate.positive_int(fname, "wordvec_dim", wordvec_dim)
         self.hidden_dim = validate.positive_int(fname, "hidden_dim", hidden_dim)
         self.seed = validate.int_in_range(fname, "seed", seed, 0)  # build_model seeds the weights with it
+        # A: the classifiers' output size (None: a model that scores candidates instead)
+        self.num_answers = None if num_answers is None else validate.positive_int(fname, "num_answers", num_answers)
 
     def config(self):
         return {"kind": self.kind, "vocab_size": self.vocab_size, "summary_dim": self.summary_dim,
                 "feature_dim": self.feature_dim, "wordvec_dim": self.wordvec_dim,
-                "hidden_dim": self.hidden_dim, "seed": self.seed, **self._extra_config()}
+                "hidden_dim": self.hidden_dim, "seed": self.seed,
+                **({} if self.num_answers is None else {"num_answers": self.num_answers}), **self._extra_config()}
 
     def _extra_config(self):
         return {}
@@ -176,10 +180,10 @@ class QuestionOnly(VQAModel):
     kind = "question_only"
 
     def __init__(self, vocab_size, summary_dim=256, feature_dim=64, wordvec_dim=32, hidden_dim=128,
-                 seed=0):
-        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
+                 seed=0, num_answers=NUM_ANSWERS):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed, num_answers)
         self.question = QuestionEncoder(vocab_size, wordvec_dim, hidden_dim)
-        self.classifier = _mlp(hidden_dim, hidden_dim, NUM_ANSWERS)
+        self.classifier = _mlp(hidden_dim, hidden_dim, self.num_answers)
 
     def forward(self, batch):
         q = self.question(batch["question"], batch["lengths"])             # (N, H)
@@ -192,9 +196,9 @@ class ImageOnly(VQAModel):
     kind = "image_only"
 
     def __init__(self, vocab_size, summary_dim=256, feature_dim=64, wordvec_dim=32, hidden_dim=128,
-                 seed=0):
-        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
-        self.classifier = _mlp(summary_dim, hidden_dim, NUM_ANSWERS)
+                 seed=0, num_answers=NUM_ANSWERS):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed, num_answers)
+        self.classifier = _mlp(summary_dim, hidden_dim, self.num_answers)
 
     def forward(self, batch):
         return {"scores": self.classifier(normalise_image(batch["summary"])), "attention": None}
@@ -211,8 +215,8 @@ class FusionClassifier(VQAModel):
     kind = "fusion"
 
     def __init__(self, vocab_size, fusion="concat", summary_dim=256, feature_dim=64, wordvec_dim=32,
-                 hidden_dim=128, fused_dim=128, seed=0):
-        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
+                 hidden_dim=128, fused_dim=128, seed=0, num_answers=NUM_ANSWERS):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed, num_answers)
         self.fusion = validate.one_of("FusionClassifier", "fusion", fusion, ("concat", "product"))
         self.kind = fusion
         self.fused_dim = validate.positive_int("FusionClassifier", "fused_dim", fused_dim)
@@ -223,7 +227,7 @@ class FusionClassifier(VQAModel):
             width = fused_dim
         else:
             width = summary_dim + hidden_dim
-        self.classifier = _mlp(width, hidden_dim, NUM_ANSWERS)
+        self.classifier = _mlp(width, hidden_dim, self.num_answers)
 
     def _extra_config(self):
         return {"fusion": self.fusion, "fused_dim": self.fused_dim}
@@ -313,8 +317,8 @@ class StackedAttention(VQAModel):
 
     def __init__(self, vocab_size, hops=2, summary_dim=256, feature_dim=64, wordvec_dim=32,
                  hidden_dim=128, attention_dim=64, with_summary=False, num_locations=64, position_scale=2.0,
-                 relative=True, seed=0):
-        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed)
+                 relative=True, seed=0, num_answers=NUM_ANSWERS):
+        super().__init__(vocab_size, summary_dim, feature_dim, wordvec_dim, hidden_dim, seed, num_answers)
         self.hops = validate.positive_int("StackedAttention", "hops", hops, maximum=4)
         self.kind = f"san{self.hops}"
         self.attention_dim = validate.positive_int("StackedAttention", "attention_dim", attention_dim)
@@ -328,7 +332,7 @@ class StackedAttention(VQAModel):
         self.relative = bool(relative)
         self.hop_layers = nn.ModuleList(AttentionHop(hidden_dim, attention_dim, relative=relative and k > 0)
                                         for k in range(self.hops))
-        self.classifier = _mlp(hidden_dim + (summary_dim if with_summary else 0), hidden_dim, NUM_ANSWERS)
+        self.classifier = _mlp(hidden_dim + (summary_dim if with_summary else 0), hidden_dim, self.num_answers)
         self.register_buffer("coordinates", location_coordinates(num_locations), persistent=False)
 
     def _extra_config(self):
@@ -400,10 +404,14 @@ class Visual7W(VQAModel):
         pointing = (batch["qtype"] == language.QUESTION_TYPES.index("pointing")).view(-1, 1, 1)
         return torch.where(pointing, boxes, text)
 
-    def forward(self, batch):
+    def read(self, batch):
+        """The model up to its scores: "states" (N, T+1, H), the LSTM's state after the image
+        (index 0) and after each word t (index t; past a question's length it has read padding),
+        "answers" (N, 4, H) the candidates' embeddings a_k, "image" (N, H) the term v @ W_o,
+        "attention" (N, T+1, L). ``multiple_choice_loss`` (utils.layers.vqa) is the rest."""
         values = _with_coordinates(batch["grid"], self.coordinates)            # (N, L, D')
         keys = self.Wa_v(values)                                               # (N, L, A)
-        question, lengths = batch["question"], batch["lengths"]
+        question = batch["question"]
         N, T = question.shape
         image = normalise_image(batch["summary"])                              # (N, P)
         inputs = [self.W_i(image)]                                             # x_0 (N, W)
@@ -411,20 +419,24 @@ class Visual7W(VQAModel):
         inputs += list(words.unbind(1))
         h = values.new_zeros(N, self.hidden_dim)
         c = values.new_zeros(N, self.hidden_dim)
-        last = torch.zeros_like(h)
-        maps = []
-        for t, x in enumerate(inputs):
+        states, maps = [], []
+        for x in inputs:
             e = self.w_a(torch.tanh(keys + self.Wa_h(h).unsqueeze(1))).squeeze(-1)   # (N, L)
             alpha = torch.softmax(e, dim=1)
             z = torch.bmm(alpha.unsqueeze(1), values).squeeze(1)               # (N, D')
             h, c = self.cell(torch.cat([x, z], dim=1), (h, c))
+            states.append(h)
             maps.append(alpha)
-            done = (lengths == t).unsqueeze(1)                                 # step t read word t
-            last = torch.where(done, h, last)
-        final = self.W_o(image) + last                                         # (N, H)
-        answers = self.candidate_embeddings(batch, values)                     # (N, 4, H)
-        scores = torch.einsum("nkh,nh->nk", answers, final) / math.sqrt(self.hidden_dim)   # (N, 4)
-        return {"scores": scores, "attention": torch.stack(maps, dim=1)}
+        return {"states": torch.stack(states, dim=1), "answers": self.candidate_embeddings(batch, values),
+                "image": self.W_o(image), "attention": torch.stack(maps, dim=1)}
+
+    def forward(self, batch):
+        out = self.read(batch)
+        rows = torch.arange(len(out["states"]), device=out["states"].device)
+        last = out["states"][rows, batch["lengths"]]                           # (N, H): step t read word t
+        final = last + out["image"]                                            # (N, H)
+        scores = torch.einsum("nkh,nh->nk", out["answers"], final) / math.sqrt(self.hidden_dim)   # (N, 4)
+        return {"scores": scores, "attention": out["attention"]}
 
 
 # ------------------------------------------------------------------------------ building
