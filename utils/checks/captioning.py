@@ -277,7 +277,8 @@ _CAPTION_HINTS = {
 }
 
 
-@exercise_check
+@exercise_check(earlier=("word_embedding_forward", "temporal_affine_forward", "temporal_softmax_loss",
+                         "temporal_affine_backward", "word_embedding_backward"))
 def check_captioning_loss(student_fn, cell="lstm", conditioning="init", seed=5):
     """Check ``captioning_loss(params, features, captions) -> (loss, grads)`` against the
     reference ``utils.models.captioner.captioning_loss`` (loss and every gradient).
