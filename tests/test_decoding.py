@@ -426,3 +426,18 @@ def _state():
 def test_bad_input_is_refused(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def test_the_beam_check_names_a_search_that_goes_on_after_end():
+    """The exercise's reference with END treated as an ordinary word fails with its own message."""
+    import inspect
+    import textwrap
+    from utils.checks.captioning import check_beam_search
+    from utils.checks.core import CheckFailed
+    from utils.models import decoding
+    source = textwrap.dedent(inspect.getsource(decoding.beam_search_one))
+    assert source.count("if w == end_id:") == 1
+    namespace = dict(vars(decoding))
+    exec(source.replace("if w == end_id:", "if False and w == end_id:"), namespace)
+    with pytest.raises(CheckFailed, match="goes on after END"):
+        check_beam_search(namespace["beam_search_one"])

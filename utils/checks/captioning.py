@@ -363,6 +363,17 @@ _EARLY_END = _log([
     [0, 1.00, 0.00, 0.00, 0.00, 0.00],
 ])
 
+# A model that keeps talking after END: END has 0.6 after START (the best caption is the empty
+# one, log p = -0.51) and after END every word is D with probability 1, so a search that extends
+# a hypothesis past END returns END D D ... with the same log-probability.
+_TALKS_AFTER_END = _log([
+    [0, 0.60, 0.40, 0.00, 0.00, 0.00],
+    [0, 0.00, 0.00, 0.00, 0.00, 1.00],   # after END
+    [0, 0.50, 0.50, 0.00, 0.00, 0.00],
+    [0, 1.00, 0.00, 0.00, 0.00, 0.00],
+    [0, 1.00, 0.00, 0.00, 0.00, 0.00],
+    [0, 0.00, 0.00, 0.00, 0.00, 1.00],
+])
 
 def _markov_model(table):
     """step_fn of a Markov chain (the next word depends on the last one only); state (K, 1)."""
@@ -403,6 +414,8 @@ def _prefix_model(example):
 def _beam_cases():
     """(label, model factory, max_length, beam_size, length_penalty, what it tests)."""
     cases = [
+        ("model that keeps talking after END, beam 2", lambda: _markov_model(_TALKS_AFTER_END), 5, 2, 0.0,
+         "END stops"),
         ("model whose best caption ends at once, beam 2", lambda: _markov_model(_EARLY_END), 6, 2, 0.0,
          "finished"),
         ("Markov chain, beam 2", lambda: _markov_model(_MARKOV), 6, 2, 0.0, "greedy not optimal"),
@@ -425,6 +438,10 @@ _BEAM_HINTS = {
                           "extensions of ALL live hypotheses together, ranked by total log-probability.",
     "beam 1": "With beam_size=1 only the single best extension may survive each step (the result "
               "is greedy decoding); keep at most beam_size live hypotheses.",
+    "END stops": "END finishes a caption: when an extension ends in END (and ranks among the best "
+                 "beam_size), set it aside as finished and never extend it. This model puts all its "
+                 "probability after END on D, so a search that extends finished captions goes on "
+                 "with END D D ...",
     "finished": "The empty caption (END first, p = 0.5) is the best one here. When END ranks among "
                 "the best extensions, the hypothesis is finished: set it aside with its score "
                 "(don't extend it, don't drop it) and compare it with the others at the end.",
@@ -462,6 +479,9 @@ def check_beam_search(student_fn):
         if tokens is None:
             raise CheckFailed(f"{name}: tokens should be a list of ints, got {type(result[0]).__name__} "
                               f"({label})")
+        if END in tokens[:-1]:
+            raise CheckFailed(f"{name}: your caption {tokens} goes on after END (id {END}) on the {label}.\n"
+                              f"{_BEAM_HINTS['END stops']}")
         if tokens and (tokens[0] == START or tokens[-1] == END):
             raise CheckFailed(f"{name}: return the caption without START and END, got {tokens} ({label})")
         if tokens != best_tokens:

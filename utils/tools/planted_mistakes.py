@@ -220,6 +220,7 @@ CATALOGUE = tuple(Mistake(*fields) for fields in (
      "max(finished, key=lambda f: f[1] / f[2] ** length_penalty)", "max(finished, key=lambda f: f[1])"),
     (NB06, "beam_search", "state rows not reordered",
      "state = select_state(state, np.array(keep_rows))", "state = state"),
+    (NB06, "beam_search", "END does not stop a hypothesis", "if w == end_id:", "if False and w == end_id:"),
     (NB06, "beam_search", "finished hypotheses dropped",
      "finished.append((beams[r][0], float(totals[r, w]), len(tokens)))", "pass"),
     (NB06, "decode_loop", "START not fed (NULL instead)", "prev = np.full(batch_size, start_id)",
