@@ -320,7 +320,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     with pytest.raises(CheckpointError, match=REBUILD_COMMAND):
         load_vqa_model(path=tmp_path / "missing.pt")
     (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="not a readable VQA checkpoint"):
         load_vqa_model(path=tmp_path / "broken.pt")
     with pytest.raises(ValueError, match="meta must be a dict of plain values"):
         save_vqa_model(model, tmp_path / "x.pt", meta={"x": object()})
