@@ -149,6 +149,9 @@ EXAMPLES = [
        fixed={"model"}),
     ex("utils.analysis.captions", "evaluate_errors", lambda f: ((f.captioner, "val", 2), {"start": 0, "max_length": 4}),
        fixed={"model"}),
+    ex("utils.data.formats", "tokenize_caption", lambda f: (("A dog, running.",), {}),
+       accepts={("text", "empty"): "an empty caption has no words"}),
+    ex("utils.data.formats", "build_vocab_from_captions", lambda f: ((["a dog", "two cats"],), {"min_count": 1})),
     # --- models
     ex("utils.models.adding", "vanilla_adding_model", lambda f: ((4, 1.0), {"seed": 0})),
     ex("utils.models.cells", "LSTMFromEquations", lambda f: ((3, 4), {})),
@@ -331,6 +334,9 @@ NOT_WALKED = {
         "the inner step of LSTMFromEquations, called T times per batch and timed against "
         "nn.LSTM in 05, which also prints its source: LSTMFromEquations.forward checks the shapes "
         "of x and of the state once per sequence instead",
+    **{f"utils.data.formats.{name}": "the loaders of real caption and VQA files: tests/test_formats.py "
+       "breaks their files one field at a time and checks each message names the file and the field"
+       for name in ("load_coco_captions", "load_vqa", "write_examples")},
 }
 
 

@@ -13,46 +13,14 @@ from utils.data import formats as F
 from utils.data.shapes_language import WordVocab
 
 
-def coco():
-    return {
-        "info": {"description": "tiny"}, "licenses": [],
-        "images": [
-            {"id": 42, "file_name": "COCO_val2014_000000000042.jpg", "width": 640, "height": 480},
-            {"id": 7, "file_name": "COCO_val2014_000000000007.jpg", "width": 640, "height": 480},
-            {"id": 9, "file_name": "COCO_val2014_000000000009.jpg", "width": 640, "height": 480},
-        ],
-        "annotations": [
-            {"id": 1, "image_id": 42, "caption": "A dog runs on the beach.\n"},
-            {"id": 2, "image_id": 7, "caption": "Two cats, sleeping on a sofa"},
-            {"id": 3, "image_id": 42, "caption": " a brown dog running near the water "},
-        ],
-    }
+coco = F.example_coco_captions
+vqa = F.example_vqa
 
 
-def vqa():
-    questions = {"info": {}, "task_type": "Open-Ended", "data_type": "mscoco",
-                 "data_subtype": "val2014", "license": {},
-                 "questions": [
-                     {"image_id": 42, "question": "What color is the dog?", "question_id": 420},
-                     {"image_id": 7, "question": "How many cats are there?", "question_id": 70},
-                 ]}
-
-    def answers(*texts):
-        return [{"answer": t, "answer_confidence": "yes", "answer_id": k + 1} for k, t in enumerate(texts)]
-
-    annotations = {"info": {}, "license": {}, "data_subtype": "val2014",
-                   "annotations": [
-                       {"question_type": "how many", "multiple_choice_answer": "2",
-                        "answers": answers(*["2"] * 9, "3"), "image_id": 7,
-                        "answer_type": "number", "question_id": 70},
-                       {"question_type": "what color is the", "multiple_choice_answer": "brown",
-                        "answers": answers(*["brown"] * 8, "tan", "brown and white"), "image_id": 42,
-                        "answer_type": "other", "question_id": 420},
-                       {"question_type": "is the", "multiple_choice_answer": "yes",
-                        "answers": answers(*["yes"] * 10), "image_id": 9,
-                        "answer_type": "yes/no", "question_id": 90},
-                   ]}
-    return questions, annotations
+def test_write_examples_writes_files_the_loaders_read(tmp_path):
+    paths = F.write_examples(tmp_path / "data")
+    assert [len(image.captions) for image in F.load_coco_captions(paths["captions"])] == [2, 1, 0]
+    assert [r.question_id for r in F.load_vqa(paths["questions"], paths["annotations"])] == [420, 70]
 
 
 def write(path, data):

@@ -4,7 +4,9 @@ What is where:
 - ``load_coco_captions``: a COCO captions JSON file (``images`` + ``annotations``) ->
   list of ``CocoImage`` (image id, file name, captions);
 - ``load_vqa``: a VQA v2 questions file + annotations file -> list of ``VqaRecord``;
-- ``tokenize_caption``, ``build_vocab_from_captions``: text -> words -> ``WordVocab``.
+- ``tokenize_caption``, ``build_vocab_from_captions``: text -> words -> ``WordVocab``;
+- ``example_coco_captions``, ``example_vqa``, ``write_examples``: tiny files in the real layouts
+  (with the extra fields real files carry), for the tests and notebook 08's last section.
 
 Every problem with a file (missing, not JSON, a field missing or of the wrong type, questions
 and annotations that do not match) raises one error whose message names the function, the file
@@ -226,3 +228,65 @@ def build_vocab_from_captions(captions, min_count=1, keep_punctuation=False):
     words = sorted((w for w, k in counts.items() if k >= min_count and w not in SPECIAL_TOKENS),
                    key=lambda w: (-counts[w], w))
     return WordVocab(words)
+
+
+def example_coco_captions():
+    """A three-image COCO captions file as a dict (image 9 has no caption)."""
+    return {
+        "info": {"description": "tiny"}, "licenses": [],
+        "images": [
+            {"id": 42, "file_name": "COCO_val2014_000000000042.jpg", "width": 640, "height": 480},
+            {"id": 7, "file_name": "COCO_val2014_000000000007.jpg", "width": 640, "height": 480},
+            {"id": 9, "file_name": "COCO_val2014_000000000009.jpg", "width": 640, "height": 480},
+        ],
+        "annotations": [
+            {"id": 1, "image_id": 42, "caption": "A dog runs on the beach.\n"},
+            {"id": 2, "image_id": 7, "caption": "Two cats, sleeping on a sofa"},
+            {"id": 3, "image_id": 42, "caption": " a brown dog running near the water "},
+        ],
+    }
+
+
+def example_vqa():
+    """A VQA v2 pair (questions, annotations) as dicts: two questions, ten answers each; the
+    annotations also hold a question the questions file leaves out."""
+    questions = {"info": {}, "task_type": "Open-Ended", "data_type": "mscoco",
+                 "data_subtype": "val2014", "license": {},
+                 "questions": [
+                     {"image_id": 42, "question": "What color is the dog?", "question_id": 420},
+                     {"image_id": 7, "question": "How many cats are there?", "question_id": 70},
+                 ]}
+
+    def answers(*texts):
+        return [{"answer": t, "answer_confidence": "yes", "answer_id": k + 1} for k, t in enumerate(texts)]
+
+    annotations = {"info": {}, "license": {}, "data_subtype": "val2014",
+                   "annotations": [
+                       {"question_type": "how many", "multiple_choice_answer": "2",
+                        "answers": answers(*["2"] * 9, "3"), "image_id": 7,
+                        "answer_type": "number", "question_id": 70},
+                       {"question_type": "what color is the", "multiple_choice_answer": "brown",
+                        "answers": answers(*["brown"] * 8, "tan", "brown and white"), "image_id": 42,
+                        "answer_type": "other", "question_id": 420},
+                       {"question_type": "is the", "multiple_choice_answer": "yes",
+                        "answers": answers(*["yes"] * 10), "image_id": 9,
+                        "answer_type": "yes/no", "question_id": 90},
+                   ]}
+    return questions, annotations
+
+
+def write_examples(folder):
+    """Write the example files into ``folder`` (created if needed).
+
+    Returns: {"captions": Path, "questions": Path, "annotations": Path}.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    questions, annotations = example_vqa()
+    paths = {"captions": folder / "captions_val2014.json",
+             "questions": folder / "v2_OpenEnded_mscoco_val2014_questions.json",
+             "annotations": folder / "v2_mscoco_val2014_annotations.json"}
+    for key, data in (("captions", example_coco_captions()), ("questions", questions),
+                      ("annotations", annotations)):
+        paths[key].write_text(json.dumps(data), encoding="utf-8")
+    return paths
