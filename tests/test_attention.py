@@ -28,7 +28,8 @@ from utils.models.attention_captioner import (REBUILD_COMMAND, AttentionCaptione
                                               checkpoint_path, load_attention_captioner,
                                               save_attention_captioner)
 from utils.models.captioner import Captioner  # noqa: E402
-from utils.training.attention import reinforce_gradient_variance, train_attention_captioner  # noqa: E402
+from utils.training.attention import (reinforce_gradient_variance, reinforce_surrogate,  # noqa: E402
+                                      train_attention_captioner)
 from utils.viz.attention import attention_widget, draw_attention_strip, draw_training_curves  # noqa: E402
 
 VOCAB = language.build_vocab()
@@ -378,11 +379,14 @@ def _bwd(dcontext, dalpha, cache, tanh_grad=True, use_dalpha=True, keys_path=Tru
             np.einsum("nla,nl->a", u, de))
 
 
-def _step(h, grid, p, dim=1, tanh=True, weighted=True, detach=False):
-    pre = grid @ p["Wa_v"] + (h @ p["Wa_h"]).unsqueeze(1)
-    alpha = torch.softmax((torch.tanh(pre) if tanh else pre) @ p["w_a"], dim=dim)
-    context = (alpha.unsqueeze(2) * grid).sum(1) if weighted else grid.sum(1)
-    return (context.detach(), alpha.detach()) if detach else (context, alpha)
+def _surrogate(ll, log_alpha, locations, mask, b, sign=1, base=-1, detach=True, masked=True, sampled=True,
+               words=True):
+    """reinforce_surrogate with one slip at a time (the defaults give the right one)."""
+    locs = locations if sampled else log_alpha.argmax(dim=2)
+    lp = (log_alpha.gather(2, locs.unsqueeze(2)).squeeze(2) * (mask if masked else 1)).sum(dim=1)
+    advantage = ll + base * b
+    advantage = advantage.detach() if detach else advantage
+    return sign * (-(ll if words else 0) - advantage * lp)
 
 
 def _fwd_cache_scores(*args):
@@ -393,7 +397,7 @@ def _fwd_cache_scores(*args):
 REFERENCE_ANSWERS = {
     "soft_attention_forward": soft_attention_forward,
     "soft_attention_backward": soft_attention_backward,
-    "attention_step_torch": attention_step_torch,
+    "reinforce_surrogate": reinforce_surrogate,
 }
 
 PLANTED = {
@@ -409,11 +413,16 @@ PLANTED = {
         functools.partial(_bwd, use_dalpha=False),                    # forgot dalpha
         functools.partial(_bwd, keys_path=False),                     # V only as values
     ],
-    "attention_step_torch": [
-        functools.partial(_step, dim=0),                              # softmax over the batch
-        functools.partial(_step, tanh=False),
-        functools.partial(_step, weighted=False),
-        functools.partial(_step, detach=True),                        # not differentiable
+    "reinforce_surrogate": [
+        functools.partial(_surrogate, sign=-1),                       # the whole surrogate negated
+        functools.partial(_surrogate, base=0),                        # no baseline
+        lambda ll, la, s, m, b: _surrogate(ll, la, s, m, 0.0) + b,    # baseline on the words' term
+        functools.partial(_surrogate, sampled=False),                 # argmax instead of the sample
+        functools.partial(_surrogate, detach=False),                  # reward not held constant
+        functools.partial(_surrogate, masked=False),                  # padding counted
+        functools.partial(_surrogate, words=False),                   # words' term missing
+        lambda *args: _surrogate(*args).mean(),                       # one number for the minibatch
+        lambda *args: _surrogate(*args).detach(),                     # no gradient at all
     ],
 }
 
@@ -425,9 +434,15 @@ EXPECTED_HINTS = {
     ("soft_attention_backward", 0): "derivative is missing",
     ("soft_attention_backward", 1): "dalpha is ignored",
     ("soft_attention_backward", 2): "keys",
-    ("attention_step_torch", 0): "over axis 1",
-    ("attention_step_torch", 1): "tanh is missing",
-    ("attention_step_torch", 3): "autograd",
+    ("reinforce_surrogate", 0): "sign of the whole surrogate",
+    ("reinforce_surrogate", 1): "baseline b is not used",
+    ("reinforce_surrogate", 2): "subtracted from the wrong term",
+    ("reinforce_surrogate", 3): "not the sampled one",
+    ("reinforce_surrogate", 4): "reward is not held constant",
+    ("reinforce_surrogate", 5): "padding steps are counted",
+    ("reinforce_surrogate", 6): "words' term -log p(y|s) is missing",
+    ("reinforce_surrogate", 7): "one surrogate per caption",
+    ("reinforce_surrogate", 8): "carries no gradient",
 }
 
 

@@ -134,8 +134,8 @@ CASES = {
                                    ("soft_attention_forward",)),
     "soft_attention_backward": Case("utils.checks.attention.check_soft_attention_backward",
                                     ("soft_attention_backward",)),
-    "attention_step_torch": Case("utils.checks.attention.check_attention_step_torch",
-                                 ("attention_step_torch",)),
+    "reinforce_surrogate": Case("utils.checks.attention.check_reinforce_surrogate",
+                                ("reinforce_surrogate",)),
     # 08
     "product_fusion_forward": Case("utils.checks.vqa.check_product_fusion_forward",
                                    ("product_fusion_forward",)),

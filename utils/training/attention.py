@@ -3,6 +3,8 @@
     train_attention_captioner      Adam on minibatches of (grid, caption) pairs; for hard
                                    attention the REINFORCE estimate below, with a moving-average
                                    baseline and an entropy bonus
+    reinforce_surrogate            the per-caption surrogate loss whose gradient is the
+                                   REINFORCE estimate (the reference of notebook 07's exercise)
     reinforce_gradient_variance    how noisy the REINFORCE gradient of the attention parameters
                                    is, with and without a baseline, at fixed parameters
     training_data                  grid features, captions and their scene index for a split
@@ -54,6 +56,46 @@ def _data(fname, model, grid, captions, image_index):
     return grid, captions, caption_rows(fname, grid, captions, image_index, model.vocab_size, "grid")
 
 
+def reinforce_surrogate(log_likelihood, log_alpha, locations, mask, baseline):
+    """The per-caption surrogate loss of hard attention: its gradient is the REINFORCE estimate.
+
+    log_likelihood: (N,) float tensor, log p(y_n | s_n) of each caption given its sampled
+        locations (differentiable: it trains the words, and it is the reward r_n).
+    log_alpha: (N, T, L) float tensor, log alpha_t of every step (differentiable).
+    locations: (N, T) int64 tensor, the sampled location s_t of each step, in [0, L).
+    mask: (N, T) float tensor, 1 on a caption's real steps, 0 on padding.
+    baseline: float b, the same for every caption (it must not depend on the samples).
+    Returns: (N,) tensor, -log p(y_n | s_n) - (r_n - b) * sum_t mask_nt log alpha_t[s_t], with
+        r_n - b held constant (no gradient flows through the reward into the location term).
+    """
+    fname = "reinforce_surrogate"
+    tensors = {"log_likelihood": (log_likelihood, 1), "log_alpha": (log_alpha, 3),
+               "locations": (locations, 2), "mask": (mask, 2)}
+    for name, (value, ndim) in tensors.items():
+        if not isinstance(value, torch.Tensor) or value.ndim != ndim:
+            raise ValueError(f"{fname}: {name} must be a torch tensor with {ndim} axes, "
+                             f"got {validate.shown(value)}")
+    N, T, L = log_alpha.shape
+    for name, value, shape in (("log_likelihood", log_likelihood, (N,)), ("locations", locations, (N, T)),
+                               ("mask", mask, (N, T))):
+        if tuple(value.shape) != shape:
+            raise ValueError(f"{fname}: {name} must have shape {shape} (N, T, L from log_alpha), "
+                             f"got {tuple(value.shape)}")
+    for name in ("log_likelihood", "log_alpha", "mask"):
+        if not torch.isfinite(tensors[name][0]).all():
+            raise ValueError(f"{fname}: {name} must hold finite numbers, got {validate.shown(tensors[name][0])}")
+    if locations.dtype != torch.long or (N * T and (locations.min() < 0 or locations.max() >= L)):
+        raise ValueError(f"{fname}: locations must be int64 in [0, {L}), got {validate.shown(locations)}")
+    baseline = validate.finite_number(fname, "baseline", baseline)
+    # BEGIN REFERENCE reinforce_surrogate
+    chosen = log_alpha.gather(2, locations.unsqueeze(2)).squeeze(2)  # (N, T) log alpha_t[s_t]
+    log_p_locations = (chosen * mask).sum(dim=1)                       # (N,) log p(s), real steps only
+    advantage = (log_likelihood - baseline).detach()                   # (N,) r - b, held constant
+    surrogate = -log_likelihood - advantage * log_p_locations          # (N,)
+    # END REFERENCE
+    return surrogate
+
+
 def reinforce_terms(parts, baseline, rows=None):
     """The REINFORCE pieces of a hard-attention minibatch (``model.loss_parts(..., sample=True)``).
 
@@ -66,6 +108,8 @@ def reinforce_terms(parts, baseline, rows=None):
         reward r_n = log p(caption n | s_n) (detached); location_log_prob = sum_t log
         alpha_t[s_t] and entropy = sum_t H[alpha_t], both over the caption's real steps.
     """
+    if not isinstance(baseline, torch.Tensor):
+        baseline = validate.finite_number("reinforce_terms", "baseline", baseline)
     run, mask = parts["run"], parts["mask"]
     reward = -parts["caption_nll"].detach()                               # (N,)
     location_log_prob = (run.location_log_probs * mask).sum(dim=1)       # (N,)
