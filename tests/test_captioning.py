@@ -2,6 +2,7 @@
 wrappers, the checkpoint, BLEU and error analysis, and the exercise checks (each passes on a
 correct answer and fails on at least two planted mistakes)."""
 import functools
+import types
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from notebook_helpers import exercise_check_tests
 from utils.analysis.captions import (PARTS, caption_claims, caption_references, decode_split, error_analysis,
                                      evaluate_bleu, fractions)
 from utils.checks import captioning as checks
+from utils.checks import decoding as decoding_checks
 from utils.checks.core import CheckFailed
 from utils.data import shapes
 from utils.data import shapes_language as language
@@ -537,7 +539,7 @@ def test_every_decode_loop_diagnosis_is_proven_by_a_planted_mistake():
     assert sorted(kind for kind, _ in planted) == sorted(DECODE_DIAGNOSES)
     for kind, function in planted:
         with pytest.raises(CheckFailed) as info:
-            checks.check_decode_loop(function)
+            decoding_checks.check_decode_loop(function)
         assert str(info.value).startswith("decode_loop: ") and DECODE_DIAGNOSES[kind] in str(info.value), \
             (kind, str(info.value))
 
@@ -545,13 +547,14 @@ def test_every_decode_loop_diagnosis_is_proven_by_a_planted_mistake():
 def test_decode_loop_check_passes_the_reference_for_other_seeds():
     from utils.models.decoding import decode_loop
     for seed in (0, 1, 12345):
-        checks.check_decode_loop(decode_loop, seed=seed)
-        checks.check_decode_loop(student_decode, seed=seed)
+        decoding_checks.check_decode_loop(decode_loop, seed=seed)
+        decoding_checks.check_decode_loop(student_decode, seed=seed)
 
 
 test_check_passes_on_a_correct_answer, test_check_catches_planted_mistakes, \
     test_unsolved_exercise_reports_not_implemented = exercise_check_tests(
-        checks, REFERENCE_ANSWERS, PLANTED, EXPECTED_HINTS)
+        types.SimpleNamespace(**{**vars(checks), **vars(decoding_checks)}),  # 06's checks, in two modules
+        REFERENCE_ANSWERS, PLANTED, EXPECTED_HINTS)
 
 
 def test_captioning_loss_check_for_other_models():

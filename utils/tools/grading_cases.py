@@ -62,7 +62,7 @@ def _fresh_make_streams(student_fn, seed):
 
 
 def _fresh_beam_search(student_fn, seed):
-    from utils.checks.captioning import END, START, _rnn_model  # the check's own random models
+    from utils.checks.decoding import END, START, _rnn_model  # the check's own random models
     from utils.models.decoding import beam_search_one  # the reference, loaded only to grade
     name = "beam_search"
     rng = np.random.default_rng(seed)
@@ -126,8 +126,8 @@ CASES = {
     "temporal_softmax_loss": Case("utils.checks.captioning.check_temporal_softmax_loss",
                                   ("temporal_softmax_loss",)),
     "captioning_loss": Case("utils.checks.captioning.check_captioning_loss", ("captioning_loss",)),
-    "decode_loop": Case("utils.checks.captioning.check_decode_loop", ("decode_loop",)),
-    "beam_search": Case("utils.checks.captioning.check_beam_search", ("beam_search",), seeded=False,
+    "decode_loop": Case("utils.checks.decoding.check_decode_loop", ("decode_loop",)),
+    "beam_search": Case("utils.checks.decoding.check_beam_search", ("beam_search",), seeded=False,
                         fresh=_fresh_beam_search),
     # 07
     "soft_attention_forward": Case("utils.checks.attention.check_soft_attention_forward",
