@@ -19,7 +19,8 @@ from utils.checks import attention as checks  # noqa: E402
 from utils.data import shapes  # noqa: E402
 from utils.data import shapes_language as language  # noqa: E402
 from utils.gradcheck import eval_numerical_gradient_array, rel_error  # noqa: E402
-from utils.layers.attention import soft_attention_backward, soft_attention_forward  # noqa: E402
+from utils.layers.attention import (doubly_stochastic_regulariser, soft_attention_backward,  # noqa: E402
+                                    soft_attention_forward)
 from utils.layers.common import softmax  # noqa: E402
 from utils.models.checkpoints import CheckpointError  # noqa: E402
 from utils.models.attention_captioner import (REBUILD_COMMAND, AttentionCaptioner,  # noqa: E402
@@ -394,10 +395,19 @@ def _fwd_cache_scores(*args):
     return outputs, (h, V, Wa_h, Wa_v, w_a, u @ w_a, alpha)
 
 
+def _regulariser(alphas, mask, lam, two=2.0, masked_grad=True, masked=True, axis=1, mean=True):
+    """doubly_stochastic_regulariser with one slip at a time (the defaults give the right one)."""
+    N = len(alphas) if mean else 1
+    gap = 1.0 - (alphas * (mask[:, :, None] if masked else 1.0)).sum(axis=axis)
+    grad = -two * lam / N * gap[:, None, :] * (mask[:, :, None] if masked_grad else np.ones_like(alphas))
+    return float(lam * (gap ** 2).sum() / N), grad
+
+
 REFERENCE_ANSWERS = {
     "soft_attention_forward": soft_attention_forward,
     "soft_attention_backward": soft_attention_backward,
     "reinforce_surrogate": reinforce_surrogate,
+    "doubly_stochastic_regulariser": doubly_stochastic_regulariser,
 }
 
 PLANTED = {
@@ -412,6 +422,14 @@ PLANTED = {
         functools.partial(_bwd, tanh_grad=False),                     # forgot tanh'
         functools.partial(_bwd, use_dalpha=False),                    # forgot dalpha
         functools.partial(_bwd, keys_path=False),                     # V only as values
+    ],
+    "doubly_stochastic_regulariser": [
+        functools.partial(_regulariser, two=1.0),                     # d(gap^2) without the 2
+        functools.partial(_regulariser, two=-2.0),                    # sign
+        functools.partial(_regulariser, masked_grad=False),           # mask in the loss only
+        functools.partial(_regulariser, masked=False, masked_grad=False),  # padding counted
+        functools.partial(_regulariser, mean=False),                  # summed over the captions
+        functools.partial(_regulariser, axis=2),                      # summed over the locations
     ],
     "reinforce_surrogate": [
         functools.partial(_surrogate, sign=-1),                       # the whole surrogate negated
@@ -434,6 +452,12 @@ EXPECTED_HINTS = {
     ("soft_attention_backward", 0): "derivative is missing",
     ("soft_attention_backward", 1): "dalpha is ignored",
     ("soft_attention_backward", 2): "keys",
+    ("doubly_stochastic_regulariser", 0): "derivative of a square",
+    ("doubly_stochastic_regulariser", 1): "wrong sign",
+    ("doubly_stochastic_regulariser", 2): "applied to the loss only",
+    ("doubly_stochastic_regulariser", 3): "padding steps are counted",
+    ("doubly_stochastic_regulariser", 4): "averaged over the N captions",
+    ("doubly_stochastic_regulariser", 5): "sum over the steps (axis 1)",
     ("reinforce_surrogate", 0): "sign of the whole surrogate",
     ("reinforce_surrogate", 1): "baseline b is not used",
     ("reinforce_surrogate", 2): "subtracted from the wrong term",

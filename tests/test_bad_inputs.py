@@ -234,6 +234,8 @@ EXAMPLES = [
     ex("utils.training.attention", "reinforce_gradient_variance",
        lambda f: ((f.hard_attention_captioner, f.features[1], f.attention_captions_array), {"samples": 2, "image_index": np.array([0, 1]), "seed": 0}),
        fixed={"model"}),
+    ex("utils.layers.attention", "doubly_stochastic_regulariser",
+       lambda f: ((np.full((2, 3, 4), 0.25), np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]), 1.0), {})),
     ex("utils.training.attention", "reinforce_surrogate",
        lambda f: ((-torch.ones(2), torch.log_softmax(torch.zeros(2, 3, 4), dim=2), torch.zeros(2, 3, dtype=torch.long),
                    torch.ones(2, 3), -1.0), {})),

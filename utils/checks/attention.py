@@ -6,7 +6,9 @@ soft_attention_backward gets the reference forward's cache (its layout is fixed:
 compared with numerical gradients, with dalpha given and with dalpha=None; the torch step
 ``reinforce_surrogate`` (hard attention's per-caption surrogate loss) is compared with its
 formula on random captions, and its expected gradient, computed exactly by enumerating every
-sequence of locations of a tiny model, with the exact gradient of the expected reward.
+sequence of locations of a tiny model, with the exact gradient of the expected reward;
+``doubly_stochastic_regulariser``'s loss with its formula and its dalphas with numerical
+derivatives, on captions with padding.
 Shapes: N, L, D, H, A all different, so swapped axes and transposed weights fail. A check
 recognises the classic mistakes (softmax over the wrong axis, a missing tanh or tanh', a sum
 instead of a weighted average, a forgotten dalpha) and names them.
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn.functional import logsigmoid
 
-from utils.checks.core import (CheckFailed, call_student, close_enough, exercise_check, expect_array,
+from utils.checks.core import (CheckFailed, as_numpy, call_student, close_enough, exercise_check, expect_array,
                                expect_cache, expect_tuple, expect_unchanged, passed)
 from utils.gradcheck import eval_numerical_gradient_array
 from utils.layers.attention import soft_attention_forward
@@ -320,3 +322,84 @@ def check_reinforce_surrogate(student_fn, seed=2):
             raise CheckFailed(f"{exc}\n{hint}") from None
     passed(name, f"values on {N} captions with padding and two baselines, and the exact expected "
                  f"gradient (all 9 location sequences of a T=2, L=3 model) match")
+
+
+DS_CASES = [((3, 5, 7), (5, 3, 4), 0.7), ((2, 4, 6), (2, 4), 1.3)]   # (N, T, L), caption lengths, lambda
+
+
+def _ds_variants(alphas, mask, lam):
+    """{slip: (loss, dalphas)} of the doubly stochastic regulariser, the right one under "correct"."""
+    N = len(alphas)
+    def parts(looked_axis=1, masked=True):
+        m = mask[:, :, None] if masked else 1.0
+        gap = 1.0 - (alphas * m).sum(axis=looked_axis)
+        return gap, float(lam * (gap ** 2).sum() / N)
+    gap, loss = parts()
+    grad = -2.0 * lam / N * gap[:, None, :] * mask[:, :, None]
+    gap_all, loss_all = parts(masked=False)
+    return {
+        "correct": (loss, grad),
+        "factor 2 missing": (loss, grad / 2),
+        "sign": (loss, -grad),
+        "mask only in the loss": (loss, -2.0 * lam / N * np.broadcast_to(gap[:, None, :], alphas.shape)),
+        "padding counted": (loss_all, -2.0 * lam / N * np.broadcast_to(gap_all[:, None, :], alphas.shape)),
+        "not averaged": (loss * N, grad * N),
+        "lambda missing": (loss / lam, grad / lam),
+        "summed over the locations": (parts(looked_axis=2)[1], None),
+    }
+
+
+_DS_HINTS = {
+    "factor 2 missing": "dalphas is half the gradient: the derivative of a square, gap ** 2, is 2 * gap times "
+                        "the derivative of gap",
+    "sign": "dalphas has the wrong sign: more attention on a location lowers its gap 1 - sum_t alpha_ti, "
+            "so where the gap is positive the loss falls as alpha grows",
+    "mask only in the loss": "the mask is applied to the loss only: a padding step did not contribute to the "
+                             "sum over the steps, so its dalphas is 0",
+    "padding counted": "padding steps are counted: sum alpha over the real steps only (multiply by the mask)",
+    "not averaged": "the regulariser is averaged over the N captions (divide by N), as the words' loss is",
+    "lambda missing": "lambda is missing: the loss and its gradient scale with lam",
+    "summed over the locations": "the attention a location receives over the caption is the sum over the "
+                                 "steps (axis 1); summed over the locations (axis 2) every real step gives 1",
+}
+
+
+@exercise_check
+def check_doubly_stochastic_regulariser(student_fn, seed=3):
+    """Check ``doubly_stochastic_regulariser(alphas, mask, lam) -> (loss, dalphas)``.
+
+    On random attention maps of captions with padding, the loss is compared with
+    lam / N * sum_n sum_i (1 - sum_t mask alpha)^2 and dalphas with numerical derivatives of
+    that formula; the classic slips (factor 2, sign, mask in the loss only, padding counted,
+    no average, axis) are named.
+    """
+    name = "doubly_stochastic_regulariser"
+    rng = np.random.default_rng(seed)
+    for (N, T, L), lengths, lam in DS_CASES:
+        alphas = rng.dirichlet(np.full(L, 0.5), size=(N, T))
+        mask = (np.arange(T)[None, :] < np.array(lengths)[:, None]).astype(float)
+        given = alphas.copy(), mask.copy()
+        result = expect_tuple(name, call_student(name, student_fn, given[0], given[1], lam), ("loss", "dalphas"))
+        expect_unchanged(name, alphas, given[0], "alphas")
+        expect_unchanged(name, mask, given[1], "mask")
+        label = f"N={N} captions of T={T} steps (lengths {lengths}), L={L} locations, lam={lam}"
+        variants = _ds_variants(alphas, mask, lam)
+        loss = variants["correct"][0]
+        try:
+            got_loss = float(np.asarray(as_numpy(result[0]), dtype=np.float64).reshape(()))
+        except (TypeError, ValueError):
+            raise CheckFailed(f"{name}: loss should be one number, got {type(result[0]).__name__}") from None
+        numeric = eval_numerical_gradient_array(
+            lambda a: np.array([_ds_variants(a, mask, lam)["correct"][0]]), alphas.copy(), np.ones(1))
+        for what, got, expected, index in (("loss", got_loss, loss, 0), ("dalphas", result[1], numeric, 1)):
+            try:
+                expect_array(name, got, np.asarray(expected), what=f"{what} ({label})", rtol=1e-6)
+            except CheckFailed as exc:
+                known = next((k for k, v in variants.items() if k != "correct" and v[index] is not None
+                              and close_enough(got, v[index], 1e-9)), None)
+                hint = _DS_HINTS[known] if known else (
+                    "the loss sums the squared gap 1 - sum_t mask alpha over the locations and averages "
+                    "over the captions; dalphas is its derivative for every step and location")
+                raise CheckFailed(f"{exc}\n{hint}") from None
+    passed(name, f"loss and dalphas (against numerical derivatives) match on {len(DS_CASES)} random cases "
+                 f"with padding")

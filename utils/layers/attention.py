@@ -15,7 +15,8 @@ per location, H hidden units of the decoder, A units of the attention layer.
 
 The backward takes two upstream gradients: dcontext, from whatever used z (the LSTM, the
 output layer), and dalpha, from whatever used alpha directly (the doubly stochastic
-regulariser of Xu et al. sec. 4.2.1, sum_i (1 - sum_t alpha_ti)^2); dalpha may be None.
+regulariser of Xu et al. sec. 4.2.1, sum_i (1 - sum_t alpha_ti)^2, whose value and gradient
+``doubly_stochastic_regulariser`` computes); dalpha may be None.
 """
 import numpy as np
 
@@ -80,3 +81,24 @@ def soft_attention_backward(dcontext, dalpha, cache):
     dh_prev = dproj_h @ Wa_h.T                                      # (N, H)
     # END REFERENCE
     return dh_prev, dV, dWa_h, dWa_v, dw_a
+
+
+def doubly_stochastic_regulariser(alphas, mask, lam):
+    """The doubly stochastic regulariser of Xu et al. (sec. 4.2.1) and its gradient.
+
+    alphas: (N, T, L) the attention map of every step of N captions (each alphas[n, t] sums
+        to 1 over the L locations). mask: (N, T) 1 on a caption's real steps, 0 on padding.
+    lam: lambda >= 0.
+    Returns: (loss, dalphas): loss = lam / N * sum_n sum_i (1 - sum_t mask[n, t] alphas[n, t, i])^2
+        (a float: summed over the locations, averaged over the captions, padding steps look
+        nowhere), and dalphas (N, T, L), its gradient with respect to alphas.
+    """
+    N, T, L = validate.shapes("doubly_stochastic_regulariser", "alphas: N T L, mask: N T", alphas, mask)
+    lam = validate.finite_number("doubly_stochastic_regulariser", "lam", lam, low=0)
+    # BEGIN REFERENCE doubly_stochastic_regulariser
+    looked = (alphas * mask[:, :, None]).sum(axis=1)                # (N, L) attention over the steps
+    gap = 1.0 - looked                                               # (N, L)
+    loss = lam * (gap ** 2).sum() / N
+    dalphas = -2.0 * lam / N * gap[:, None, :] * mask[:, :, None]    # (N, T, L), zero on padding
+    # END REFERENCE
+    return float(loss), dalphas

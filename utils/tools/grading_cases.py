@@ -134,6 +134,8 @@ CASES = {
                                    ("soft_attention_forward",)),
     "soft_attention_backward": Case("utils.checks.attention.check_soft_attention_backward",
                                     ("soft_attention_backward",)),
+    "doubly_stochastic_regulariser": Case("utils.checks.attention.check_doubly_stochastic_regulariser",
+                                          ("doubly_stochastic_regulariser",)),
     "reinforce_surrogate": Case("utils.checks.attention.check_reinforce_surrogate",
                                 ("reinforce_surrogate",)),
     # 08
