@@ -219,7 +219,7 @@ def test_every_exercise_has_a_grading_case():
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code" and BEGIN_SOLUTION in cell.source:
                 exercises += re.findall(r"^def (\w+)\(", cell.source, re.MULTILINE)
-    assert len(exercises) == 34
+    assert len(exercises) == 36
     assert sorted(CASES) == sorted(exercises)
     checks = [n for p in solution_notebooks(LECTURES_DIR)
               for n in nbformat.read(p, as_version=4).metadata["course"]["checks"]]
