@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from utils.analysis.probes import linear_probe, probe_table, scene_properties
+from utils.analysis.probes import linear_probe, logistic_probe, probe_table, scene_properties
 from utils.data.shapes import COLOURS, make_scenes
 
 
@@ -39,10 +39,25 @@ def test_probe_table_rows_and_bad_input():
     train, test = make_scenes("train", 100), make_scenes("val", 50)
     rows = probe_table(rng.normal(size=(100, 8)), train, rng.normal(size=(50, 8)), test)
     assert {r[0] for r in rows} >= {"has red", "number of objects"}
-    assert all(0 <= r[1] <= 1 and 0 <= r[2] <= 1 for r in rows)
+    assert all(len(r) == 4 and all(0 <= a <= 1 for a in r[1:]) for r in rows)
     with pytest.raises(ValueError, match=r"^linear_probe: test_features must have shape \(M, P\) = \(2, 3\), got \(2, 5\)$"):
         linear_probe(np.zeros((4, 3)), [0, 1, 0, 1], np.zeros((2, 5)), [0, 1])
     with pytest.raises(ValueError, match=r"^linear_probe: train_labels must have shape \(N,\) = \(4,\), got \(3,\)$"):
         linear_probe(np.zeros((4, 3)), [0, 1, 0], np.zeros((2, 3)), [0, 1])
     with pytest.raises(ValueError, match="scene_properties"):
         scene_properties([])
+
+
+def test_the_logistic_probe_reads_an_ordered_middle_class_that_least_squares_loses():
+    """Three classes in order along one direction (a count): one-vs-rest least squares fits a
+    line to the middle class's 0/1 targets, which is flat, and loses it; softmax does not."""
+    rng = np.random.default_rng(0)
+    def data(n):
+        labels = rng.integers(0, 3, size=n)
+        features = np.column_stack([labels + rng.normal(scale=0.15, size=n), rng.normal(size=(n, 3))])
+        return features, labels
+    (f, y), (ft, yt) = data(600), data(300)
+    least_squares, logistic = linear_probe(f, y, ft, yt), logistic_probe(f, y, ft, yt)
+    assert logistic > 0.95 and least_squares < 0.8, (least_squares, logistic)
+    with pytest.raises(ValueError, match=r"^logistic_probe: test_features must have shape"):
+        logistic_probe(f, y, ft[:, :2], yt)
