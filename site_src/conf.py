@@ -26,6 +26,7 @@ html_theme_options = {"description": f"version {_site['version']}", "show_powere
 html_title = project
 html_static_path = ["_static"]
 html_css_files = ["course.css"]
+html_js_files = ["widget_alt.js"]          # alt text for the figures of saved widgets
 html_copy_source = False                # no _sources/: the notebooks are in notebooks/
 html_show_sourcelink = False
 mathjax_config_path = "mathjax_widgets.js"   # after nbsphinx's MathJax settings: a MathJax.Hub for the widgets

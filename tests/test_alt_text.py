@@ -141,3 +141,14 @@ def test_show_sends_alt_text_and_a_widget_says_it_is_live(monkeypatch):
     assert sent[-1][1]["image/png"]["alt"] == figure.LIVE + "w = 2"
     with pytest.raises(ValueError, match="show: alt"):
         figure.show(plt.figure(), "")
+
+
+def test_the_site_puts_each_alt_text_on_its_image():
+    """nbsphinx writes the file's path as the alt, with or without a class in between: both are replaced."""
+    from utils.tools.site import _with_alt_texts
+    page = ('<img alt="_images/n_3_0.png" class="no-scaled-link" src="_images/n_3_0.png" />'
+            '<img alt="_images/n_5_1.png" src="_images/n_5_1.png" /><img alt="_images/n_9_0.png" src="_images/n_9_0.png" />')
+    out = _with_alt_texts(page, {"n_3_0.png": 'loss <falls> & "levels"', "n_5_1.png": "two curves"})
+    assert '<img alt="loss &lt;falls&gt; &amp; &quot;levels&quot;" class="no-scaled-link" src="_images/n_3_0.png" />' in out
+    assert '<img alt="two curves" src="_images/n_5_1.png" />' in out
+    assert '<img alt="_images/n_9_0.png" src="_images/n_9_0.png" />' in out   # no alt known: left as it was

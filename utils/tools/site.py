@@ -208,8 +208,10 @@ def _with_alt_texts(page, texts):
     """The HTML of a page with each figure's alt text (nbsphinx writes the file's path there)."""
     def replace(match):
         alt = texts.get(match["file"])
-        return match[0] if alt is None else f'<img alt="{html.escape(alt)}" src="_images/{match["file"]}"'
-    return re.sub(r'<img alt="[^"]*" src="_images/(?P<file>[^"]+)"', replace, page)
+        return match[0] if alt is None else \
+            f'<img alt="{html.escape(alt)}"{match["between"]} src="_images/{match["file"]}"'
+    # nbsphinx may put a class between the two (an output with image metadata is not scaled)
+    return re.sub(r'<img alt="[^"]*"(?P<between>[^>]*?) src="_images/(?P<file>[^"]+)"', replace, page)
 
 
 def _rst_escape(text):
