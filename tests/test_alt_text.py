@@ -152,3 +152,16 @@ def test_the_site_puts_each_alt_text_on_its_image():
     assert '<img alt="loss &lt;falls&gt; &amp; &quot;levels&quot;" class="no-scaled-link" src="_images/n_3_0.png" />' in out
     assert '<img alt="two curves" src="_images/n_5_1.png" />' in out
     assert '<img alt="_images/n_9_0.png" src="_images/n_9_0.png" />' in out   # no alt known: left as it was
+
+
+def test_the_site_numbers_images_as_nbsphinx_does():
+    """Two stdout streams in a row are one output for nbsphinx: the figure after them is output 1."""
+    import nbformat
+    from utils.tools.site import image_alt_texts
+    image = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "bars"},
+                                   metadata={"image/png": {"alt": "bars of three counts"}})
+    cell = nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+                                              nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+                                              nbformat.v4.new_output("stream", name="stderr", text="c\n"), image])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("x"), cell])
+    assert image_alt_texts(nb, "n") == {"n_1_2.png": "bars of three counts"}

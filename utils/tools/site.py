@@ -192,7 +192,13 @@ def image_alt_texts(nb, docname):
     not matplotlib's "<Figure size ...>". nbsphinx names the files <docname>_<cell>_<output>."""
     texts = {}
     for c, cell in enumerate(nb.cells):
-        for o, output in enumerate(cell.get("outputs", [])):
+        o, previous = -1, {}
+        for output in cell.get("outputs", []):
+            # nbsphinx numbers outputs after merging consecutive streams of one name (nbconvert's
+            # coalesce_streams), so a stream that continues the one before takes no number
+            continues = output.get("output_type") == previous.get("output_type") == "stream" \
+                and output.get("name") == previous.get("name")
+            o, previous = o + (not continues), output
             data = output.get("data", {})
             for mime in IMAGE_TYPES:
                 if mime in data:
