@@ -124,8 +124,8 @@ def test_a_fresh_lecture_runs_top_to_bottom(name, classroom, monkeypatch):
     (if poor) model. What the full budget adds, that training reaches the stated results, is
     nbval's proof on the solution notebooks, which retrains every model in make test."""
     monkeypatch.setenv(BUDGET_VARIABLE, "tiny")
-    # one BLAS thread in the kernel, as in a classroom of one kernel per core: with pytest's other
-    # worker busy, spinning BLAS threads slowed one cell of 05 from a second to minutes
+    # one BLAS thread in the kernel, as torch has one (setup_notebook): with pytest's other worker
+    # busy, one Run All of 05 took 610 s in CI against 11 s alone (one run; the cause not isolated)
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(variable, "1")
     nb = nbformat.read(LECTURES_DIR / name, as_version=4)
