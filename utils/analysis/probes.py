@@ -91,8 +91,8 @@ def logistic_probe(train_features, train_labels, test_features, test_labels, l2=
     mean, std = X.mean(dim=0), X.std(dim=0, unbiased=False) + 1e-8
     Z, Zt = (X - mean) / std, (Xt - mean) / std
     K = int(max(int(y.max()), int(yt.max()))) + 1
-    W = torch.zeros(Z.shape[1], K, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(K, dtype=torch.float64, requires_grad=True)
+    W = torch.zeros(Z.shape[1], K, dtype=torch.float64, requires_grad=True)  # device: numpy in, numpy out
+    b = torch.zeros(K, dtype=torch.float64, requires_grad=True)  # device: beside W, on the CPU
     optimizer = torch.optim.LBFGS([W, b], max_iter=validate.positive_int(fname, "steps", steps),
                                   line_search_fn="strong_wolfe")
 
