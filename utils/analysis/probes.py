@@ -84,6 +84,7 @@ def logistic_probe(train_features, train_labels, test_features, test_labels, l2=
     fname = "logistic_probe"
     validate.shapes(fname, "train_features: N P, train_labels: N, test_features: M P, test_labels: M",
                     train_features, train_labels, test_features, test_labels)
+    l2, steps = validate.positive_number(fname, "l2", l2), validate.positive_int(fname, "steps", steps)
     y = torch.from_numpy(validate.int_array(fname, "train_labels", train_labels, low=0))
     yt = validate.int_array(fname, "test_labels", test_labels, low=0)
     X = torch.from_numpy(validate.float_array(fname, "train_features", train_features))
@@ -93,12 +94,11 @@ def logistic_probe(train_features, train_labels, test_features, test_labels, l2=
     K = int(max(int(y.max()), int(yt.max()))) + 1
     W = torch.zeros(Z.shape[1], K, dtype=torch.float64, requires_grad=True)  # device: numpy in, numpy out
     b = torch.zeros(K, dtype=torch.float64, requires_grad=True)  # device: beside W, on the CPU
-    optimizer = torch.optim.LBFGS([W, b], max_iter=validate.positive_int(fname, "steps", steps),
-                                  line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([W, b], max_iter=steps, line_search_fn="strong_wolfe")
 
     def loss():
         optimizer.zero_grad()
-        value = F.cross_entropy(Z @ W + b, y) + validate.positive_number(fname, "l2", l2) * (W ** 2).sum()
+        value = F.cross_entropy(Z @ W + b, y) + l2 * (W ** 2).sum()
         value.backward()
         return value
 
