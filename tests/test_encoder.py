@@ -11,6 +11,7 @@ import torch
 from utils.data import shapes
 from utils.models import encoder as enc
 from utils.tools import pretrain_encoder as pretrain
+from utils.training.encoder import CHECKPOINT_RECIPE, EncoderRecipe, TrainingData, batch_indices, train_encoder
 
 REBUILD = "python -m utils.tools.pretrain_encoder"
 
@@ -180,12 +181,12 @@ def test_the_command_starts_the_same_way(config):
     hash the checkpoint recorded (or, on a CPU known to round differently, the hash measured there)."""
     if not same_environment(config):
         pytest.skip(f"built on {config['environment']}, here {pretrain.environment()}")
-    recipe, steps = config["recipe"], config["recipe"]["fingerprint_steps"]
-    assert recipe == pretrain.RECIPE, "RECIPE changed since the checkpoint was built: rerun " + REBUILD
-    used = torch.cat(list(pretrain.batch_indices(config["seed"], recipe["train_scenes"],
-                                                 recipe["batch_size"], steps)))
-    data = pretrain.TrainingData(recipe["train_scenes"], used.tolist())
-    _, info = pretrain.train_encoder(config["seed"], recipe, stop_after=steps, data=data, progress=False)
+    recipe = EncoderRecipe(**config["recipe"])
+    assert recipe == CHECKPOINT_RECIPE, "CHECKPOINT_RECIPE changed since the checkpoint was built: rerun " + REBUILD
+    steps = recipe.fingerprint_steps
+    used = torch.cat(list(batch_indices(config["seed"], recipe.train_scenes, recipe.batch_size, steps)))
+    data = TrainingData(recipe.train_scenes, used.tolist())
+    _, info = train_encoder(config["seed"], recipe, stop_after=steps, data=data, progress=False)
     expected = OTHER_CPU_FINGERPRINTS.get(cpu_vendor(), config["fingerprint"])
     assert info["fingerprint"] == expected, f"CPU vendor {cpu_vendor()!r}"
 

@@ -18,7 +18,7 @@ command, the recipe and the measured numbers) into the folder of ``--out``
 (default ``datasets/shapes_encoder/``).
 """
 import argparse
-import math
+import dataclasses
 import os
 import platform
 import sys
@@ -33,29 +33,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
 
 from utils.data import shapes  # noqa: E402
 from utils.models import encoder as enc  # noqa: E402
+from utils.models import checkpoints  # noqa: E402
 from utils.models.checkpoints import weights_digest  # noqa: E402
+from utils.training import encoder as pretraining  # noqa: E402
+from utils.training.encoder import CHECKPOINT_RECIPE  # noqa: E402
 
-# The recipe. Changing any number here changes the shipped checkpoint: rerun the command.
-RECIPE = {
-    "train_scenes": 24000,        # the first train-split scenes, generated once
-    "batch_size": 64,
-    "steps": 1500,                # Adam steps, learning rate with a cosine decay to 0
-    "lr": 3e-3,
-    "summary_loss_weight": 1.0,   # loss = grid loss + weight * (summary loss + scene weight * scene loss)
-    "scene_loss_weight": 1.0,
-    "silhouette_fraction": 0.25,  # of each batch shown as gray silhouettes (colour ignored)
-    "diamond_fraction": 0.25,     # of each batch with objects drawn as diamonds (shape ignored)
-    "eval_scenes": 1000,          # the first scenes of each evaluation split (val, test, heldout)
-    "threads": 2,
-    "fingerprint_steps": 20,      # a hash of the weights after this many steps (fast reproducibility test)
-}
 EVAL_SPLITS = ("val", "test", "heldout")
-IGNORE = -100  # cross-entropy target that the loss skips
 
 
 def environment():
@@ -71,220 +57,6 @@ def scene_data(split, count, start=0):
     images = torch.from_numpy(shapes.images_array(scenes))
     labels = torch.from_numpy(np.asarray(shapes.grid_labels(scenes, grid=enc.GRID), dtype=np.int64))
     return images, labels
-
-
-def _diamond_image(scene):
-    """The scene with every object drawn as a diamond of its colour and size: (64, 64, 3) uint8."""
-    image = np.empty_like(scene.image)
-    image[:] = shapes.BACKGROUND_RGB
-    for obj in scene.objects:
-        cx, cy, r = int(obj.centre[0]), int(obj.centre[1]), shapes.RADIUS[obj.size]
-        y, x = np.mgrid[-r:r + 1, -r:r + 1]
-        image[cy - r:cy + r + 1, cx - r:cx + r + 1][np.abs(x) + np.abs(y) <= r] = shapes.COLOUR_RGB[obj.colour]
-    return image
-
-
-_PER_COLOUR = 4                                     # present, x, y, large
-_LOGITS = torch.zeros(enc.SCENE_HEAD_SIZE, dtype=torch.bool)
-_LOGITS[0:_PER_COLOUR * len(shapes.COLOURS):_PER_COLOUR] = True       # present
-_LOGITS[3:_PER_COLOUR * len(shapes.COLOURS):_PER_COLOUR] = True       # large
-_COLOUR_PART = slice(0, _PER_COLOUR * len(shapes.COLOURS))            # unknown in silhouettes
-_SHAPE_PART = slice(_COLOUR_PART.stop, _COLOUR_PART.stop + len(shapes.SHAPES))  # unknown in diamonds
-
-
-def scene_targets(scenes):
-    """Targets of the scene head: (values (N, 29) float32, defined (N, 29) bool).
-
-    Per colour: present (0/1), x and y of its centre in cells (pixels / 8), large (0/1); the last
-    three are undefined when the colour is absent. Then the number of circles, squares and
-    triangles, and of small and large objects.
-    """
-    values = torch.zeros(len(scenes), enc.SCENE_HEAD_SIZE)
-    defined = torch.ones(len(scenes), enc.SCENE_HEAD_SIZE, dtype=torch.bool)
-    defined[:, _COLOUR_PART] = False
-    defined[:, 0:_COLOUR_PART.stop:_PER_COLOUR] = True                    # presence always defined
-    cell = shapes.IMAGE_SIZE / enc.GRID
-    for n, scene in enumerate(scenes):
-        for obj in scene.objects:
-            k = _PER_COLOUR * shapes.COLOURS.index(obj.colour)
-            values[n, k:k + 4] = torch.tensor([1.0, obj.centre[0] / cell, obj.centre[1] / cell,
-                                               float(obj.size == "large")])
-            defined[n, k:k + 4] = True
-            values[n, _SHAPE_PART.start + shapes.SHAPES.index(obj.shape)] += 1
-            values[n, _SHAPE_PART.stop + shapes.SIZES.index(obj.size)] += 1
-    return values, defined
-
-
-def scene_loss(outputs, values, defined):
-    """Mean over defined entries of BCE-with-logits (present, large) or squared error (the rest).
-
-    outputs, values (B, 29) float; defined (B, 29) bool.
-    """
-    logits = _LOGITS.expand_as(outputs)
-    bce = F.binary_cross_entropy_with_logits(outputs, values, reduction="none")
-    squared = (outputs - values) ** 2
-    per_entry = torch.where(logits, bce, squared)
-    return (per_entry * defined).sum() / defined.sum().clamp(min=1)
-
-
-class TrainingData:
-    """Train-split scenes as uint8 tensors (4x smaller than floats), possibly only some of them.
-
-    images (K, 3, 64, 64) uint8; diamonds (K, 3, 64, 64) uint8, the same scenes with every object
-    drawn as a diamond of its colour (a shape that is not in the world); labels (K, 8, 8) int64;
-    scene_values, scene_defined (K, 29): ``scene_targets``;
-    row (count,) long: the row holding scene i, or -1 when scene i was not generated.
-    """
-
-    def __init__(self, count, indices=None, chunk=2000):
-        indices = list(range(count)) if indices is None else sorted(set(int(i) for i in indices))
-        size = shapes.IMAGE_SIZE
-        self.count = count
-        self.images = torch.empty(len(indices), 3, size, size, dtype=torch.uint8)
-        self.diamonds = torch.empty(len(indices), 3, size, size, dtype=torch.uint8)
-        self.labels = torch.empty(len(indices), enc.GRID, enc.GRID, dtype=torch.long)
-        self.scene_values = torch.empty(len(indices), enc.SCENE_HEAD_SIZE)
-        self.scene_defined = torch.empty(len(indices), enc.SCENE_HEAD_SIZE, dtype=torch.bool)
-        for first in range(0, len(indices), chunk):  # in chunks: the Scene objects are freed as we go
-            part = indices[first:first + chunk]
-            if part == list(range(part[0], part[0] + len(part))):
-                scenes = shapes.make_scenes("train", len(part), start=part[0])
-            else:
-                scenes = [shapes.make_scenes("train", 1, start=i)[0] for i in part]
-            rows = slice(first, first + len(part))
-            self.images[rows] = torch.from_numpy(np.stack([s.image for s in scenes])).permute(0, 3, 1, 2)
-            self.diamonds[rows] = torch.from_numpy(np.stack([_diamond_image(s) for s in scenes])).permute(0, 3, 1, 2)
-            self.labels[rows] = torch.from_numpy(np.asarray(shapes.grid_labels(scenes, grid=enc.GRID)))
-            self.scene_values[rows], self.scene_defined[rows] = scene_targets(scenes)
-        self.row = torch.full((count,), -1, dtype=torch.long)
-        self.row[torch.as_tensor(indices, dtype=torch.long)] = torch.arange(len(indices))
-
-
-def batch_indices(seed, count, batch_size, steps):
-    """The scene indices of each minibatch, in order: a generator of ``steps`` long tensors (batch_size,).
-
-    Passes over the ``count`` scenes in a fresh random order each epoch (seeded with ``seed``).
-    """
-    order = torch.Generator().manual_seed(seed)
-    permutation, position = torch.randperm(count, generator=order), 0
-    for _ in range(steps):
-        if position + batch_size > count:
-            permutation, position = torch.randperm(count, generator=order), 0
-        yield permutation[position:position + batch_size]
-        position += batch_size
-
-
-def silhouettes(images, gray):
-    """Colour-free copies: every object pixel painted one gray level, the background kept.
-
-    images (B, 3, 64, 64) in [0, 1]; gray (B,) levels in [0, 1]. Returns (B, 3, 64, 64).
-    """
-    background = torch.tensor(shapes.BACKGROUND_RGB, dtype=images.dtype).view(1, 3, 1, 1) / 255
-    objects = (images - background).abs().amax(1, keepdim=True) > 1e-3     # (B, 1, 64, 64)
-    return torch.where(objects, gray.view(-1, 1, 1, 1).to(images.dtype).expand_as(images),
-                       background.expand_as(images))
-
-
-def head_loss(logits, factors):
-    """Sum over colour, shape and size of the mean cross-entropy over cells.
-
-    logits (B, 14, 8, 8) from a head; factors: 3 long tensors (B, 8, 8) (``enc.label_factors``),
-    where IGNORE (-100) marks targets the loss skips.
-    """
-    return sum(F.cross_entropy(part, target, ignore_index=IGNORE)
-               for part, target in zip(enc.split_logits(logits), factors))
-
-
-class _Deterministic:
-    """Fixed threads and deterministic algorithms inside a ``with`` block; restored afterwards."""
-
-    def __init__(self, threads):
-        self.threads = threads
-
-    def __enter__(self):
-        self.saved = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
-        torch.set_num_threads(self.threads)
-        torch.use_deterministic_algorithms(True)
-        return self
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.saved[0])
-        torch.use_deterministic_algorithms(self.saved[1])
-        return False
-
-
-def train_encoder(seed=0, recipe=None, stop_after=None, progress=True, data=None):
-    """Train a ShapesEncoder with the recipe, on the CPU, deterministically.
-
-    seed: seeds the initial weights, the order of the minibatches and the augmentation.
-    recipe: a dict like ``RECIPE`` (default: ``RECIPE``).
-    stop_after: stop after this many steps (the learning-rate schedule still assumes the whole
-        recipe); None for the whole recipe. The fast reproducibility test uses it.
-    progress: show a tqdm progress bar.
-    data: a ``TrainingData`` holding at least the scenes the batches use (default: generate the
-        first ``recipe["train_scenes"]``).
-    Returns: (model in eval mode, info dict: data_seconds, train_seconds, steps, final losses,
-    fingerprint = ``weights_digest`` after ``recipe["fingerprint_steps"]`` steps, or None).
-    """
-    recipe = dict(RECIPE if recipe is None else recipe)
-    steps = recipe["steps"] if stop_after is None else min(stop_after, recipe["steps"])
-    batch = recipe["batch_size"]
-    grays = round(recipe["silhouette_fraction"] * batch)
-    diamonds = round(recipe["diamond_fraction"] * batch)
-    with _Deterministic(recipe["threads"]):
-        start = time.perf_counter()
-        data = TrainingData(recipe["train_scenes"]) if data is None else data
-        factors = torch.stack(enc.label_factors(data.labels), 1)   # (K, 3, 8, 8): colour, shape, size
-        data_seconds = time.perf_counter() - start
-        torch.manual_seed(seed)
-        model = enc.ShapesEncoder()
-        optimiser = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, recipe["steps"]) / recipe["steps"])))
-        augment = torch.Generator().manual_seed(seed + 1)
-        fingerprint = None
-        model.train()
-        start = time.perf_counter()
-        bar = tqdm(batch_indices(seed, recipe["train_scenes"], batch, steps), total=steps,
-                   desc="pretrain encoder", disable=not progress, mininterval=1.0)
-        for step, index in enumerate(bar):
-            rows = data.row[index]
-            if (rows < 0).any():
-                raise ValueError("train_encoder: data must hold every scene the batches use, "
-                                 f"got none for scene {index[rows < 0][0].item()}")
-            x = data.images[rows].float() / 255                    # (B, 3, 64, 64)
-            y = factors[rows]                                      # (B, 3, 8, 8)
-            # Colour-free and shape-free views, so that colour and shape are learned apart. Their
-            # missing factor is ignored in occupied cells; empty cells still say "none".
-            levels = 0.4 + 0.6 * torch.rand(grays, generator=augment)
-            x[:grays] = silhouettes(x[:grays], levels)
-            x[grays:grays + diamonds] = data.diamonds[rows[grays:grays + diamonds]].float() / 255
-            occupied = y[:, 0] > 0
-            y[:grays, 0][occupied[:grays]] = IGNORE
-            y[grays:grays + diamonds, 1][occupied[grays:grays + diamonds]] = IGNORE
-            values, defined = data.scene_values[rows], data.scene_defined[rows].clone()   # (B, 29)
-            defined[:grays, _COLOUR_PART] = False
-            defined[grays:grays + diamonds, _SHAPE_PART] = False
-            _, _, grid_logits, summary_logits, scene_outputs = model(x)
-            grid_loss = head_loss(grid_logits, y.unbind(1))
-            summary_loss = (head_loss(summary_logits, y.unbind(1))
-                            + recipe["scene_loss_weight"] * scene_loss(scene_outputs, values, defined))
-            loss = grid_loss + recipe["summary_loss_weight"] * summary_loss
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            if step + 1 == recipe["fingerprint_steps"]:
-                fingerprint = weights_digest(model.state_dict())
-            if step % 50 == 0 or step + 1 == steps:
-                bar.set_postfix(grid=f"{grid_loss.item():.3f}", summary=f"{summary_loss.item():.3f}")
-        bar.close()
-        train_seconds = time.perf_counter() - start
-    model.eval()
-    info = {"data_seconds": round(data_seconds, 1), "train_seconds": round(train_seconds, 1),
-            "steps": steps, "final_grid_loss": round(grid_loss.item(), 4),
-            "final_summary_loss": round(summary_loss.item(), 4), "fingerprint": fingerprint}
-    return model, info
 
 
 def evaluate(model, images, labels, batch_size=500):
@@ -312,7 +84,7 @@ def evaluate(model, images, labels, batch_size=500):
             colour = enc.label_factors(target)[0]                                # (B, 8, 8)
             for k in range(len(shapes.COLOURS)):
                 present[:, k] = (colour == k + 1).flatten(1).any(1)
-            said = scene_outputs[:, 0:_COLOUR_PART.stop:_PER_COLOUR] > 0           # (B, 6)
+            said = scene_outputs[:, 0:pretraining.COLOUR_PART.stop:pretraining.PER_COLOUR] > 0           # (B, 6)
             presence.append(said == present)
     model.train(was_training)
     occupied = labels > 0
@@ -328,7 +100,7 @@ def evaluate(model, images, labels, batch_size=500):
 
 def evaluate_splits(model, count, threads=2, splits=EVAL_SPLITS):
     """``evaluate`` on the first ``count`` scenes of each split: {split: accuracies}."""
-    with _Deterministic(threads):
+    with pretraining.Deterministic(threads):
         return {split: evaluate(model, *scene_data(split, count)) for split in splits}
 
 
@@ -381,7 +153,7 @@ def linear_probe(fit_summary, fit_scenes, scored, ridge=1.0):
 def probe_model(model, fit=1200, score=300, threads=2):
     """``linear_probe`` of a model's summary vectors: fitted on test scenes 0..fit-1, scored on the
     next ``score`` test scenes and on the first ``score`` heldout scenes."""
-    with _Deterministic(threads), torch.no_grad():
+    with pretraining.Deterministic(threads), torch.no_grad():
         test = shapes.make_scenes("test", fit + score)
         heldout = shapes.make_scenes("heldout", score)
         summary = model.summary(torch.from_numpy(shapes.images_array(test))).numpy()
@@ -529,29 +301,28 @@ def main(argv=None):
     out = Path(args.out)
     load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else "unknown"
     start = time.perf_counter()
-    model, info = train_encoder(seed=args.seed)
+    model, info = pretraining.train_encoder(seed=args.seed)
     print(f"trained {info['steps']} steps in {info['train_seconds']} s "
           f"(+ {info['data_seconds']} s to generate the scenes)")
-    accuracy = evaluate_splits(model, RECIPE["eval_scenes"], RECIPE["threads"])
+    accuracy = evaluate_splits(model, CHECKPOINT_RECIPE.eval_scenes, CHECKPOINT_RECIPE.threads)
     for split, a in accuracy.items():
         print(f"{split:8s} grid head: object {a['grid_object']:.4f} scene {a['grid_scene']:.4f} | "
               f"summary head: object {a['summary_object']:.4f} scene {a['summary_scene']:.4f}")
-    probe = probe_model(model, threads=RECIPE["threads"])
+    probe = probe_model(model, threads=CHECKPOINT_RECIPE.threads)
     for name, rows in probe.items():
         worst = min(rows.items(), key=lambda kv: kv[1][0])
         print(f"linear probe on {name}: lowest accuracy {worst[1][0]:.4f} ({worst[0]}, baseline {worst[1][1]:.4f})")
     total = round(time.perf_counter() - start, 1)
     command = "python -m utils.tools.pretrain_encoder" + (f" --seed {args.seed}" if args.seed else "")
     config = {**model.config(), "grid": enc.GRID, "image_size": shapes.IMAGE_SIZE,
-              "seed": args.seed, "recipe": dict(RECIPE), "accuracy": accuracy, "probe": probe,
+              "seed": args.seed, "recipe": dataclasses.asdict(CHECKPOINT_RECIPE), "accuracy": accuracy, "probe": probe,
               "timing": {"data_seconds": info["data_seconds"], "train_seconds": info["train_seconds"],
                          "total_seconds": total, "cpus": os.cpu_count(), "load_before": load_before,
                          "load_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else "unknown"},
               "fingerprint": info["fingerprint"], "weights_sha256": weights_digest(model.state_dict()),
               "parameters": sum(p.numel() for p in model.parameters()),
               "environment": environment(), "torch_version": str(torch.__version__), "command": command}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict(), "config": config}, out)
+    checkpoints.write_checkpoint("pretrain_encoder", model, out, config=config)
     size = out.stat().st_size
     print(f"wrote {out}: {size / 1e6:.2f} MB; {total} s in all")
     if not args.no_readme:
