@@ -1,5 +1,6 @@
-"""The catalogue of planted mistakes (utils.tools.planted_mistakes): typical student errors written
-as edits of the real solution code, each of which the self-check must catch.
+"""The catalogue of planted mistakes (utils.tools.planted_catalogue, run by
+utils.tools.planted_mistakes): typical student errors written as edits of the real solution
+code, each of which the self-check must catch.
 
 The fast tests check the catalogue itself: its size, that every edit applies exactly once inside
 its exercise's solution code and leaves valid Python, that every checked exercise of the covered
@@ -17,20 +18,21 @@ from notebook_helpers import assert_check_fails
 from utils.checks.char_rnn import check_step_losses
 from utils.tools import planted_mistakes as pm
 from utils.tools.notebooks import LECTURES_DIR, lecture_with_answers
+from utils.tools.planted_catalogue import CATALOGUE, NOTEBOOKS, Mistake, representative
 
 
 def test_catalogue_is_large_and_covers_seven_notebooks():
-    assert len(pm.CATALOGUE) >= 60, len(pm.CATALOGUE)
-    assert len(pm.NOTEBOOKS) >= 7, pm.NOTEBOOKS
-    assert {nb[:2] for nb in pm.NOTEBOOKS} >= {"01", "02", "03", "04", "05", "06", "07", "08"}
-    assert len(set(pm.CATALOGUE)) == len(pm.CATALOGUE), "a mistake is listed twice"
-    for m in pm.CATALOGUE:
+    assert len(CATALOGUE) >= 60, len(CATALOGUE)
+    assert len(NOTEBOOKS) >= 7, NOTEBOOKS
+    assert {nb[:2] for nb in NOTEBOOKS} >= {"01", "02", "03", "04", "05", "06", "07", "08"}
+    assert len(set(CATALOGUE)) == len(CATALOGUE), "a mistake is listed twice"
+    for m in CATALOGUE:
         assert m.old != m.new and m.kind.strip(), m
 
 
 def test_every_edit_applies_once_inside_its_exercise(tmp_path):
     problems = []
-    for m in pm.CATALOGUE:
+    for m in CATALOGUE:
         try:
             pm.plant(m, tmp_path)
         except ValueError as exc:
@@ -39,35 +41,35 @@ def test_every_edit_applies_once_inside_its_exercise(tmp_path):
 
 
 def test_every_checked_exercise_has_a_mistake():
-    for notebook in pm.NOTEBOOKS:
+    for notebook in NOTEBOOKS:
         checks = nbformat.read(LECTURES_DIR / notebook, as_version=4).metadata["course"]["checks"]
-        planted = {m.exercise for m in pm.CATALOGUE if m.notebook == notebook}
+        planted = {m.exercise for m in CATALOGUE if m.notebook == notebook}
         assert set(checks) <= planted, f"{notebook}: no planted mistake for {set(checks) - planted}"
         assert planted <= set(checks), f"{notebook}: mistakes for exercises without a check: {planted - set(checks)}"
         # at least two per exercise (each can be got wrong in more than one typical way)
         for exercise in checks:
-            assert sum(m.exercise == exercise for m in pm.CATALOGUE if m.notebook == notebook) >= 2, exercise
+            assert sum(m.exercise == exercise for m in CATALOGUE if m.notebook == notebook) >= 2, exercise
 
 
 def test_an_edit_must_be_inside_the_named_exercise(tmp_path):
-    outside = pm.Mistake("01_rnn_basics.ipynb", "rnn_forward", "edit of another exercise",
-                         "next_h = np.tanh(prev_h @ Wh + x @ Wx + b)", "next_h = prev_h @ Wh")
+    outside = Mistake("01_rnn_basics.ipynb", "rnn_forward", "edit of another exercise",
+                      "next_h = np.tanh(prev_h @ Wh + x @ Wx + b)", "next_h = prev_h @ Wh")
     with pytest.raises(ValueError, match="occurs 0 times in the solution code of rnn_forward"):
         pm.plant(outside, tmp_path)
-    twice = pm.Mistake("01_rnn_basics.ipynb", "rnn_forward", "ambiguous edit", "prev_h", "h_prev")
+    twice = Mistake("01_rnn_basics.ipynb", "rnn_forward", "ambiguous edit", "prev_h", "h_prev")
     with pytest.raises(ValueError, match="occurs 4 times"):
         pm.plant(twice, tmp_path)
-    outside_markers = pm.Mistake("01_rnn_basics.ipynb", "rnn_forward", "edit of the given code",
-                                 "N, T, D = x.shape", "N, D, T = x.shape")
+    outside_markers = Mistake("01_rnn_basics.ipynb", "rnn_forward", "edit of the given code",
+                              "N, T, D = x.shape", "N, D, T = x.shape")
     with pytest.raises(ValueError, match="occurs 0 times"):
         pm.plant(outside_markers, tmp_path)
-    typo = pm.Mistake("01_rnn_basics.ipynb", "rnn_forward", "not Python", "for t in range(T):", "for t in")
+    typo = Mistake("01_rnn_basics.ipynb", "rnn_forward", "not Python", "for t in range(T):", "for t in")
     with pytest.raises(ValueError, match="not valid Python"):
         pm.plant(typo, tmp_path)
 
 
 def test_the_planted_copy_differs_from_the_solution_only_by_the_edit(tmp_path):
-    m = pm.CATALOGUE[0]
+    m = CATALOGUE[0]
     (tmp_path / "clean").mkdir()
     (tmp_path / "planted").mkdir()
     clean = nbformat.read(lecture_with_answers(m.notebook, tmp_path / "clean"), as_version=4)
@@ -88,15 +90,15 @@ def test_the_planted_copy_differs_from_the_solution_only_by_the_edit(tmp_path):
     ({}, False),
 ])
 def test_classify(summary, caught):
-    m = pm.Mistake("01_rnn_basics.ipynb", "rnn_forward", "k", "a", "b")
+    m = Mistake("01_rnn_basics.ipynb", "rnn_forward", "k", "a", "b")
     assert pm.classify(m, summary)[2] is caught
 
 
 def test_representative_subset_has_one_mistake_per_exercise():
-    subset = pm.representative()
+    subset = representative()
     keys = [(m.notebook, m.exercise) for m in subset]
-    assert len(keys) == len(set(keys)) == len({(m.notebook, m.exercise) for m in pm.CATALOGUE})
-    assert all(m in pm.CATALOGUE for m in subset)
+    assert len(keys) == len(set(keys)) == len({(m.notebook, m.exercise) for m in CATALOGUE})
+    assert all(m in CATALOGUE for m in subset)
 
 
 def test_command_lists_and_refuses_an_unknown_notebook(capsys):
@@ -108,7 +110,7 @@ def test_command_lists_and_refuses_an_unknown_notebook(capsys):
 
 
 def test_summary_table_and_total():
-    ms = pm.CATALOGUE[:3]
+    ms = CATALOGUE[:3]
     outcomes = [pm.Outcome(m, "wrong", f"{m.exercise}: differs\nsecond line", True, 1.0) for m in ms[:2]]
     outcomes.append(pm.Outcome(ms[2], "passed", "", False, 1.0))
     lines = pm.summary_lines(outcomes)
@@ -123,7 +125,7 @@ def test_summary_table_and_total():
 @pytest.mark.slow
 def test_self_check_catches_a_representative_subset(capsys):
     """One mistake per exercise through the real self-check (the command runs all of them)."""
-    subset = pm.representative()
+    subset = representative()
     start = time.monotonic()
     outcomes = pm.run_catalogue(subset, jobs=2)
     seconds = time.monotonic() - start
