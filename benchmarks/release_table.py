@@ -17,7 +17,10 @@ import nbformat
 from nbclient import NotebookClient
 
 from utils.tools.notebooks import REPO_ROOT
-from utils.tools.release import NOTEBOOKS, build_release, check_cases, leaks, verify
+from utils.tools.release import build_release
+from utils.tools.release_checks import check_cases, verify
+from utils.tools.release_leaks import leaks
+from utils.tools.release_withheld import NOTEBOOKS
 
 
 def run_all(release, nb):

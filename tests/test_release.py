@@ -14,9 +14,12 @@ import nbformat
 import pytest
 
 from utils.tools.notebooks import REPO_ROOT, lecture_with_answers
-from utils.tools.planted_mistakes import CATALOGUE, representative
+from utils.tools.planted_catalogue import CATALOGUE, representative
 from utils.tools.references import references
-from utils.tools.release import (NOTEBOOKS, build_release, check_cases, leaks, verify, withheld)
+from utils.tools.release import build_release
+from utils.tools.release_checks import check_cases, verify
+from utils.tools.release_leaks import leaks
+from utils.tools.release_withheld import NOTEBOOKS, withheld
 
 RELEASED = NOTEBOOKS[1:]
 

@@ -224,7 +224,7 @@ def test_the_student_edition_holds_no_solution_text(tmp_path, settings):
     """`make site EDITION=student`: the release's leak scan finds no statement run of any
     exercise's reference in any file of the site (pages, _sources, copied notebooks); the same
     scan finds them in the self-study edition, whose solutions are folded into the pages."""
-    from utils.tools.release import statement_leaks  # here: only this test needs the leak scan
+    from utils.tools.release_leaks import statement_leaks  # here: only this test needs the leak scan
     from utils.tools.site import build  # here: likewise the build of a second edition
     if settings["edition"] == "self-study":
         assert any(".html" in line for line in statement_leaks(SITE, "00"))

@@ -49,7 +49,7 @@ README = REPO_ROOT / "README.md"
 
 # edition -> (where its notebooks come from, whether solutions are shown folded)
 # The student edition holds no solution text in any file (pages, _sources, notebooks): make
-# site-test scans it with the student release's leak scan (utils.tools.release.statement_leaks).
+# site-test scans it with the student release's leak scan (utils.tools.release_leaks.statement_leaks).
 EDITIONS = {"self-study": (SOLUTIONS_DIR, True), "student": (LECTURES_DIR, False)}
 
 # The notebooks to have done first: each builds on what these teach.
