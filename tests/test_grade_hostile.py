@@ -21,7 +21,8 @@ import pytest
 from utils.tools import sandbox_runner
 from utils.tools.grading_cases import CASES, grade_exercise, sandbox_program
 from utils.tools.notebooks import BEGIN_SOLUTION, LECTURES_DIR, SOLUTIONS_DIR, lecture_with_answers, solution_notebooks
-from utils.tools.sandbox import Limits, Remote, Sandbox, SandboxDied, _host_root, available, course_view
+from utils.tools.sandbox import Limits, Sandbox, SandboxDied, _host_root, available, course_view
+from utils.tools.sandbox_remote import Remote
 
 NOTEBOOK = "01_rnn_basics.ipynb"
 SANDBOX, WHY = available()
