@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from utils.tools import gpu_proof
+from utils.tools.gpu_proof_report import markdown
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
@@ -98,7 +99,7 @@ def test_cells_are_matched_with_the_reference_by_their_first_line_not_their_numb
     report = _report("x", [dict(_row("05_lstm_gru", "cpu", 60.0), cells=[
         {"index": 45, "seconds": 13.0, "first_line": "from utils.course import scaled_budget"}])])
     assert "| 05_lstm_gru | 45 | `from utils.course import scaled_budget` | 39.0 s | 13.0 s | 3.0x |" in \
-        gpu_proof.markdown(report, reference)
+        markdown(report, reference)
 
 
 def test_the_passes_run_in_the_order_asked_with_the_self_checks_beside_the_accelerator_pass(tmp_path, monkeypatch):
