@@ -1,4 +1,4 @@
-"""How fast the shapes world generates data (utils.data.shapes, utils.data.shapes_language).
+"""How fast the shapes world generates data (utils.data.shapes, shapes_language, shapes_questions).
 
     .venv/bin/python benchmarks/shapes_speed.py                 # 2000 scenes, 3 repeats
     .venv/bin/python benchmarks/shapes_speed.py --count 5000 --repeats 5
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.data import shapes, shapes_language  # noqa: E402
+from utils.data import shapes, shapes_language, shapes_questions  # noqa: E402
 
 
 def median_seconds(work, repeats):
@@ -40,8 +40,8 @@ def main():
         ("images_array + grid_labels", "scenes/s", n,
          lambda: (shapes.images_array(scenes), shapes.grid_labels(scenes))),
         ("captions (5 each)", "scenes/s", n, lambda: [shapes_language.captions(s) for s in scenes]),
-        ("questions (one per type)", "scenes/s", n, lambda: [shapes_language.questions(s) for s in scenes]),
-        ("question_set", "questions/s", n, lambda: shapes_language.question_set("train", n)),
+        ("questions (one per type)", "scenes/s", n, lambda: [shapes_questions.questions(s) for s in scenes]),
+        ("question_set", "questions/s", n, lambda: shapes_questions.question_set("train", n)),
     ]
     print(f"shapes world speed: {n} items, median of {args.repeats} repeats")
     for name, unit, items, work in rows:

@@ -1,4 +1,4 @@
-"""The shapes world (utils.data.shapes, utils.data.shapes_language): pixels, splits, words.
+"""The shapes world (utils.data.shapes, shapes_language, shapes_questions): pixels, splits, words.
 
 Every statement the generator makes (relations, answers, candidates) is recomputed here from the
 objects' metadata with independent code, so a bug in the grammar cannot hide behind itself.
@@ -12,6 +12,7 @@ import pytest
 
 from utils.data import shapes as S
 from utils.data import shapes_language as L
+from utils.data import shapes_questions as Q
 
 
 @pytest.fixture(scope="module")
@@ -238,14 +239,14 @@ def test_vocab_covers_every_sentence_and_answer(train_scenes, heldout_scenes):
     vocab = L.build_vocab()
     words = set(vocab.id_to_word)
     for scene in train_scenes[:60] + heldout_scenes[:20]:
-        sentences = captions_all(scene) + [q.text for q in L.questions(scene)]
+        sentences = captions_all(scene) + [q.text for q in Q.questions(scene)]
         for sentence in sentences:
             assert set(sentence.split()) <= words, sentence
-    for answer in L.answer_vocab():
+    for answer in Q.answer_vocab():
         assert set(answer.split()) <= words
-    ids, lengths = L.encode_questions(vocab, ["how many circles are there ?", "what colour is the zebra ?"])
+    ids, lengths = Q.encode_questions(vocab, ["how many circles are there ?", "what colour is the zebra ?"])
     assert ids.shape == (2, 6) and lengths.tolist() == [6, 6] and ids[1, 4] == 3
-    assert L.encode_question(vocab, "how many circles are there ?") == ids[0].tolist()
+    assert Q.encode_question(vocab, "how many circles are there ?") == ids[0].tolist()
 
 
 def captions_all(scene):
@@ -372,7 +373,7 @@ def recompute(scene, text):
 
 
 def check_question(scene, q):
-    assert q.qtype in L.QUESTION_TYPES and q.answer in L.answer_vocab()
+    assert q.qtype in Q.QUESTION_TYPES and q.answer in Q.answer_vocab()
     answer, target = recompute(scene, q.text)
     assert q.answer == answer, (scene.seed, q)
     assert q.target_object == target, (scene.seed, q)
@@ -387,54 +388,54 @@ def check_question(scene, q):
         assert sum(i is not None for i in q.candidate_objects) == min(4, len(scene.objects))
     else:
         assert q.candidate_objects is None
-        assert all(c in L.answer_vocab() for c in q.candidates)
+        assert all(c in Q.answer_vocab() for c in q.candidates)
 
 
 def test_every_question_form_is_answered_correctly(train_scenes, heldout_scenes):
     templates = Counter()
     for scene in train_scenes[:60] + heldout_scenes[:20]:
-        for qtype in L.QUESTION_TYPES:
-            for template, text, answer, target in L.all_questions(scene, qtype):
+        for qtype in Q.QUESTION_TYPES:
+            for template, text, answer, target in Q.all_questions(scene, qtype):
                 assert recompute(scene, text) == (answer, target), (scene.seed, text)
                 templates[qtype, template] += 1
-        qs = L.questions(scene)
+        qs = Q.questions(scene)
         types = [q.qtype for q in qs]
-        assert types == [t for t in L.QUESTION_TYPES if t in types]
+        assert types == [t for t in Q.QUESTION_TYPES if t in types]
         assert {"attribute", "count", "compare"} <= set(types)        # 2+ objects always allow these
         assert ("relational" in types) == ("pointing" in types)       # both need a clear closest/farthest
         for q in qs:
             check_question(scene, q)
     assert len(templates) == 19                                       # every form was exercised
-    assert L.questions(train_scenes[0]) == L.questions(train_scenes[0])
+    assert Q.questions(train_scenes[0]) == Q.questions(train_scenes[0])
 
 
 def test_single_object_scene_has_no_relational_questions():
     scene = S.make_scene(3, num_objects=1)
-    assert [q.qtype for q in L.questions(scene, 0)] == ["attribute", "position", "count"] or \
-        [q.qtype for q in L.questions(scene, 0)] == ["attribute", "count"]
+    assert [q.qtype for q in Q.questions(scene, 0)] == ["attribute", "position", "count"] or \
+        [q.qtype for q in Q.questions(scene, 0)] == ["attribute", "count"]
     assert len(L.captions(scene, count=4)) == 4
 
 
 def test_answer_vocab_is_fixed_and_complete():
-    answers = L.answer_vocab()
-    assert answers == L.answer_vocab() and len(answers) == len(set(answers)) == 42
-    for qtype in L.QUESTION_TYPES:
+    answers = Q.answer_vocab()
+    assert answers == Q.answer_vocab() and len(answers) == len(set(answers)) == 42
+    for qtype in Q.QUESTION_TYPES:
         for split in S.SPLITS:
-            assert set(L.balanced_answers(qtype, split)) <= set(answers)
+            assert set(Q.balanced_answers(qtype, split)) <= set(answers)
 
 
 @pytest.mark.parametrize("split, count", [("train", 600), ("heldout", 150)])
 def test_question_set_is_balanced_and_correct(split, count):
-    qset = L.question_set(split, count)
+    qset = Q.question_set(split, count)
     assert len(qset) == count
     by_type = Counter(q.qtype for _, q in qset)
     assert set(by_type.values()) == {count // 6}
     indices = [i for i, _ in qset]
     assert indices == sorted(indices) and indices[0] == 0
     scenes = S.make_scenes(split, indices[-1] + 1)
-    for qtype in L.QUESTION_TYPES:
+    for qtype in Q.QUESTION_TYPES:
         answers = Counter(q.answer for _, q in qset if q.qtype == qtype)
-        expected = L.balanced_answers(qtype, split)
+        expected = Q.balanced_answers(qtype, split)
         assert set(answers) == set(expected), qtype
         assert max(answers.values()) - min(answers.values()) <= 1, (qtype, answers)
     yes_no = Counter(q.answer for _, q in qset if q.qtype == "compare")
@@ -443,29 +444,29 @@ def test_question_set_is_balanced_and_correct(split, count):
         check_question(scenes[index], q)
     per_scene = Counter((i, q.qtype) for i, q in qset)
     assert max(per_scene.values()) == 1
-    again = L.question_set(split, count)
+    again = Q.question_set(split, count)
     assert again == qset
 
 
 def test_question_set_start_and_uneven_count():
-    qset = L.question_set("val", 20, start=50)
+    qset = Q.question_set("val", 20, start=50)
     assert min(i for i, _ in qset) >= 50
     shares = Counter(q.qtype for _, q in qset)
-    assert [shares[t] for t in L.QUESTION_TYPES] == [4, 4, 3, 3, 3, 3]
+    assert [shares[t] for t in Q.QUESTION_TYPES] == [4, 4, 3, 3, 3, 3]
 
 
 @pytest.mark.parametrize("call, fname", [
     (lambda: L.captions("scene"), "captions"),
     (lambda: L.captions(S.make_scene(1), count=0), "captions"),
     (lambda: L.captions(S.make_scene(1), rng_or_seed=-2), "captions"),
-    (lambda: L.questions(None), "questions"),
-    (lambda: L.question_set("train", 0), "question_set"),
-    (lambda: L.question_set("dev", 10), "question_set"),
-    (lambda: L.question_set("train", 10, start=-1), "question_set"),
-    (lambda: L.all_questions(S.make_scene(1), "colour"), "all_questions"),
-    (lambda: L.encode_question("vocab", "what ?"), "encode_question"),
-    (lambda: L.encode_question(L.build_vocab(), ""), "encode_question"),
-    (lambda: L.encode_questions(L.build_vocab(), []), "encode_questions"),
+    (lambda: Q.questions(None), "questions"),
+    (lambda: Q.question_set("train", 0), "question_set"),
+    (lambda: Q.question_set("dev", 10), "question_set"),
+    (lambda: Q.question_set("train", 10, start=-1), "question_set"),
+    (lambda: Q.all_questions(S.make_scene(1), "colour"), "all_questions"),
+    (lambda: Q.encode_question("vocab", "what ?"), "encode_question"),
+    (lambda: Q.encode_question(L.build_vocab(), ""), "encode_question"),
+    (lambda: Q.encode_questions(L.build_vocab(), []), "encode_questions"),
     (lambda: L.build_vocab().encode_batch("a red circle"), "WordVocab.encode_batch"),
     (lambda: L.build_vocab().encode_batch(["a"], max_length=1), "WordVocab.encode_batch"),
 ])
@@ -479,11 +480,11 @@ def test_same_data_in_every_process(repo_root):
     import subprocess
     import sys
     code = ("import hashlib\n"
-            "from utils.data import shapes as S, shapes_language as L\n"
+            "from utils.data import shapes as S, shapes_language as L, shapes_questions as Q\n"
             "m = hashlib.sha256()\n"
             "for s in S.make_scenes('heldout', 20) + S.make_scenes('train', 20):\n"
-            "    m.update(s.image.tobytes()); m.update(repr((L.captions(s), L.questions(s))).encode())\n"
-            "m.update(repr((L.question_set('train', 60), L.build_vocab().id_to_word)).encode())\n"
+            "    m.update(s.image.tobytes()); m.update(repr((L.captions(s), Q.questions(s))).encode())\n"
+            "m.update(repr((Q.question_set('train', 60), L.build_vocab().id_to_word)).encode())\n"
             "print(m.hexdigest())\n")
     digests = set()
     for hash_seed in ("1", "2"):

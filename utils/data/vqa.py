@@ -13,6 +13,7 @@ import numpy as np
 
 from utils import validate
 from utils.data import shapes_language as language
+from utils.data import shapes_questions
 from utils.data.shapes import SPLITS, make_scene, scene_seed, split_pairs
 
 NUM_CANDIDATES = 4
@@ -21,7 +22,7 @@ NUM_CANDIDATES = 4
 def answer_word_ids(vocab):
     """(A, 2) int64: the word ids of each answer of answer_vocab(), <NULL>-padded (one-word
     answers such as "red" have one id, object names such as "red circle" two)."""
-    answers = language.answer_vocab()
+    answers = shapes_questions.answer_vocab()
     out = np.zeros((len(answers), 2), dtype=np.int64)
     for a, text in enumerate(answers):
         ids = vocab.encode(text)
@@ -52,20 +53,20 @@ def vqa_arrays(split, count, vocab=None, start=0):
     """
     fname = "vqa_arrays"
     validate.one_of(fname, "split", split, SPLITS)
-    count = validate.int_in_range(fname, "count", count, len(language.QUESTION_TYPES))
+    count = validate.int_in_range(fname, "count", count, len(shapes_questions.QUESTION_TYPES))
     vocab = language.build_vocab() if vocab is None else vocab
     if not isinstance(vocab, language.WordVocab):
         raise ValueError(f"{fname}: vocab must be a WordVocab, got {validate.shown(vocab)}")
-    items = language.question_set(split, count, start=start)
-    answer_index = {a: i for i, a in enumerate(language.answer_vocab())}
+    items = shapes_questions.question_set(split, count, start=start)
+    answer_index = {a: i for i, a in enumerate(shapes_questions.answer_vocab())}
     texts = [q.text for _, q in items]
-    ids, lengths = language.encode_questions(vocab, texts)
+    ids, lengths = shapes_questions.encode_questions(vocab, texts)
     M = len(items)
     out = {
         "scene": np.array([s for s, _ in items], dtype=np.int64),
         "question": ids, "lengths": lengths,
         "answer": np.array([answer_index[q.answer] for _, q in items], dtype=np.int64),
-        "qtype": np.array([language.QUESTION_TYPES.index(q.qtype) for _, q in items], dtype=np.int64),
+        "qtype": np.array([shapes_questions.QUESTION_TYPES.index(q.qtype) for _, q in items], dtype=np.int64),
         "candidates": np.array([[answer_index[c] for c in q.candidates] for _, q in items],
                                dtype=np.int64),
         "correct": np.array([q.candidates.index(q.answer) for _, q in items], dtype=np.int64),
