@@ -236,6 +236,13 @@ def as_numpy(value):
     return np.asarray(value)
 
 
+def log_probs_of(p):
+    """np.log of probabilities as float64, with log 0 = -inf and no warning: the
+    log-probabilities of the checks' hand-made models."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(p, dtype=np.float64))
+
+
 def close_enough(got, expected, tol=1e-9):
     """Whether a student's result has the shape and (to tol, relative and absolute) the values of
     ``expected``; False for anything that cannot be read as a float array."""
