@@ -27,7 +27,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.data import shapes  # noqa: E402
-from utils.models.attention_captioner import load_attention_captioner  # noqa: E402
+from utils.models.attention_checkpoints import load_attention_captioner  # noqa: E402
 from utils.models.encoder import cached_features  # noqa: E402
 from utils.viz.attention import attention_widget  # noqa: E402
 

@@ -241,7 +241,7 @@ class Fixtures:
 
     @functools.cached_property
     def captioner_params(self):
-        from utils.models.captioner import init_captioner_params
+        from utils.models.captioner_numpy import init_captioner_params
         return init_captioner_params(len(self.shapes_vocab), 16, wordvec_dim=4, hidden_dim=8)
 
     @functools.cached_property

@@ -23,11 +23,11 @@ from utils.layers.attention import (doubly_stochastic_regulariser, soft_attentio
                                     soft_attention_forward)
 from utils.layers.common import softmax  # noqa: E402
 from utils.models.checkpoints import CheckpointError  # noqa: E402
-from utils.models.attention_captioner import (REBUILD_COMMAND, AttentionCaptioner,  # noqa: E402
-                                              attention_captions,
-                                              attention_step_torch, caption_with_attention,
-                                              checkpoint_path, load_attention_captioner,
-                                              save_attention_captioner)
+from utils.models.attention_captioner import AttentionCaptioner  # noqa: E402
+from utils.models.attention_checkpoints import (REBUILD_COMMAND, checkpoint_path,  # noqa: E402
+                                                load_attention_captioner, save_attention_captioner)
+from utils.models.captions import attention_captions, caption_with_attention  # noqa: E402
+from utils.models.grid import attention_step_torch  # noqa: E402
 from utils.models.captioner import Captioner  # noqa: E402
 from utils.training.attention import (reinforce_gradient_variance, reinforce_surrogate,  # noqa: E402
                                       train_attention_captioner)

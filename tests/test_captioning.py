@@ -20,10 +20,10 @@ from utils.data.captions import CAPTION_LENGTH, caption_dataset
 from utils.gradcheck import eval_numerical_gradient
 from utils.layers import temporal_softmax_loss
 from utils.models.checkpoints import CheckpointError  # noqa: E402
-from utils.models.captioner import (DEFAULT_CHECKPOINT, REBUILD_COMMAND, Captioner,
-                                    caption_beam, caption_greedy, caption_sample, captioning_loss,
-                                    init_captioner_params, load_captioner, save_captioner)
-from utils.models.decoding import beam_hypotheses
+from utils.models.beam_search import beam_hypotheses
+from utils.models.captioner import DEFAULT_CHECKPOINT, REBUILD_COMMAND, Captioner, load_captioner, save_captioner
+from utils.models.captioner_numpy import captioning_loss, init_captioner_params
+from utils.models.captions import caption_beam, caption_greedy, caption_sample
 from utils.training.captioning import train_captioner
 
 COMBOS = [(cell, cond) for cell in ("vanilla", "lstm") for cond in ("init", "every_step")]

@@ -1,6 +1,6 @@
-"""utils.models.decoding: greedy, sampled and beam-search decoding on tiny hand-made models
-whose answers are known (a Markov chain written by hand, and a random 'prefix' model whose
-best caption is found by enumerating every caption)."""
+"""utils.models.decoding and utils.models.beam_search: greedy, sampled and beam-search decoding
+on tiny hand-made models whose answers are known (a Markov chain written by hand, and a random
+'prefix' model whose best caption is found by enumerating every caption)."""
 import itertools
 import math
 import zlib
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from utils.models.decoding import (Hypothesis, beam_hypotheses, beam_search, decode_loop, greedy_decode,
-                                   sample_decode, select_state)
+from utils.models.beam_search import Hypothesis, beam_hypotheses, beam_search
+from utils.models.decoding import decode_loop, greedy_decode, sample_decode, select_state
 
 START, END, A, B, C, D = range(6)
 
@@ -434,10 +434,10 @@ def test_the_beam_check_names_a_search_that_goes_on_after_end():
     import textwrap
     from utils.checks.decoding import check_beam_search
     from utils.checks.core import CheckFailed
-    from utils.models import decoding
-    source = textwrap.dedent(inspect.getsource(decoding.beam_search_one))
+    from utils.models import beam_search as beam_module
+    source = textwrap.dedent(inspect.getsource(beam_module.beam_search_one))
     assert source.count("if w == end_id:") == 1
-    namespace = dict(vars(decoding))
+    namespace = dict(vars(beam_module))
     exec(source.replace("if w == end_id:", "if False and w == end_id:"), namespace)
     with pytest.raises(CheckFailed, match="goes on after END"):
         check_beam_search(namespace["beam_search_one"])

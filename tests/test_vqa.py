@@ -24,9 +24,10 @@ from utils.layers.vqa import (attention_hop_backward, attention_hop_forward,  # 
                               concat_fusion_backward, multiple_choice_loss,
                               product_fusion_backward, product_fusion_forward)
 from utils.models.checkpoints import CheckpointError  # noqa: E402
-from utils.models.vqa import (MODEL_KINDS, REBUILD_COMMAND, PriorBaseline,  # noqa: E402
-                              answer_question, attention_hop_torch, batch_tensors, box_cells,
-                              build_model, checkpoint_path, load_vqa_model, save_vqa_model)
+from utils.models.grid import attention_hop_torch, box_cells  # noqa: E402
+from utils.models.vqa import MODEL_KINDS, PriorBaseline, build_model  # noqa: E402
+from utils.models.vqa_io import (REBUILD_COMMAND, answer_question, batch_tensors,  # noqa: E402
+                                 checkpoint_path, load_vqa_model, save_vqa_model)
 from utils.training.vqa import predict, train_vqa  # noqa: E402
 from utils.viz.vqa import TYPE_YOUR_OWN, draw_answer, vqa_widget  # noqa: E402
 

@@ -42,7 +42,8 @@ from utils.course import eval_mode
 from utils.data import shapes
 from utils.data import shapes_language as language
 from utils.models import encoder as image_encoder
-from utils.models.attention_captioner import caption_with_attention, check_attention_model
+from utils.models.attention_captioner import check_attention_model
+from utils.models.captions import caption_with_attention
 
 MAPS = ("model", "uniform")
 SOURCES = ("generated", "reference")

@@ -21,7 +21,8 @@ from utils.data import shapes
 from utils.data import shapes_language as language
 from utils.data.captions import caption_references
 from utils.models import encoder as image_encoder
-from utils.models.captioner import Captioner, caption_beam, caption_greedy, caption_sample
+from utils.models.captioner import Captioner
+from utils.models.captions import caption_beam, caption_greedy, caption_sample
 
 __all__ = ["caption_references", "decode_split", "evaluate_bleu", "caption_claims",
            "error_analysis", "evaluate_errors", "fractions", "PARTS", "DECODERS"]

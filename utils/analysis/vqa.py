@@ -13,7 +13,7 @@ import numpy as np
 
 from utils import validate
 from utils.data import shapes_language as language
-from utils.models.vqa import CELL_PIXELS, GRID_SIDE
+from utils.models.grid import CELL_PIXELS, GRID_SIDE
 
 TYPES = language.QUESTION_TYPES
 

@@ -4,7 +4,7 @@ Forward layers are compared with the references in utils.layers; backward layers
 of the reference forward (so its layout is fixed: word embedding ``(x, (V, D))``, temporal
 affine ``(x, w)``) and are compared with the reference gradients and numerical gradients. The
 loss check recognises the classic masking and averaging mistakes; the captioning-loss check
-compares a student's whole pipeline with ``utils.models.captioner.captioning_loss``. The
+compares a student's whole pipeline with ``utils.models.captioner_numpy.captioning_loss``. The
 checks of the decoding exercises (decode_loop, beam_search) are in ``utils.checks.decoding``.
 Shapes are chosen with N, T, D, V, M all different so that swapped axes fail.
 """
@@ -15,7 +15,7 @@ from utils.checks.core import (CheckFailed, as_numpy, call_student, close_enough
 from utils.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
 from utils.layers import lstm_forward, rnn_forward, temporal_affine_forward, temporal_softmax_loss
 from utils.layers.embedding import word_embedding_backward, word_embedding_forward
-from utils.models.captioner import captioning_loss, init_captioner_params
+from utils.models.captioner_numpy import captioning_loss, init_captioner_params
 
 EMBED_CASES = [(3, 5, 7, 4), (2, 6, 4, 9)]      # (N, T, V, D)
 AFFINE_CASES = [(3, 4, 5, 6), (2, 7, 3, 2)]     # (N, T, D, M)
@@ -271,7 +271,7 @@ _CAPTION_HINTS = {
                          "temporal_affine_backward", "word_embedding_backward"))
 def check_captioning_loss(student_fn, cell="lstm", conditioning="init", seed=5):
     """Check ``captioning_loss(params, features, captions) -> (loss, grads)`` against the
-    reference ``utils.models.captioner.captioning_loss`` (loss and every gradient).
+    reference ``utils.models.captioner_numpy.captioning_loss`` (loss and every gradient).
 
     cell, conditioning: the model the student built ("lstm"/"vanilla", "init"/"every_step").
     """

@@ -5,11 +5,13 @@ image once, as one summary vector; this one keeps the encoder's 8 x 8 grid of fe
 (``utils.models.encoder``, L = 64 locations of D features) and, before each word, chooses where
 to look.
 
-    attention_step_torch      one soft-attention step in torch (the equations of utils.layers.attention)
     AttentionCaptioner        the model: forward (teacher forcing), loss, start_state / step
-    caption_with_attention    greedy captions with the attention map and probability of each word
-    attention_captions        greedy captions as strings (for BLEU)
-    save_attention_captioner, load_attention_captioner, checkpoint_path   the checkpoints
+    AttentionState, AttentionRun   a decoding step's state, everything a teacher-forced pass computed
+    check_attention_model     ValueError unless the model is an AttentionCaptioner
+
+Its neighbours: one soft-attention step in torch and the locations' coordinates are in
+``utils.models.grid``, captions with their attention maps in ``utils.models.captions``, the
+shipped checkpoints in ``utils.models.attention_checkpoints``.
 
 Shapes: N captions (or images), T steps, L locations, D grid features, D' = D + 2 values per
 location (the features and the location's (x, y), see below), W word-vector size, H hidden
@@ -31,8 +33,8 @@ b_init_c): the initial state comes from the average of the grid features (Xu et 
 
 The attention, ``attention=``:
 - "soft": additive attention, alpha_t = softmax_i(w_a . tanh(values_i @ Wa_v + q_t @ Wa_h))
-  (``attention_step_torch``, the numpy ``utils.layers.attention``); z_t is the expectation
-  of the values under alpha_t. Differentiable: trained by backpropagation.
+  (``utils.models.grid.attention_step_torch``, the numpy ``utils.layers.attention``); z_t is
+  the expectation of the values under alpha_t. Differentiable: trained by backpropagation.
 - "hard": the same alpha_t is a distribution over locations; the model looks at ONE location
   s_t, z_t = values_{s_t}. In training (``model.train()``, or ``sample=True``) s_t is sampled
   from alpha_t and the attention is trained with REINFORCE (``utils.training.attention``). At
@@ -52,11 +54,9 @@ The query, ``query=``:
   world it aligns the maps with the named objects far better (utils.analysis.attention); the
   shipped checkpoints record which query they use.
 
-Positions. A convolution's features say what is in a cell, not where the cell is, and the
-context z_t is an average of them: it would lose the position of what was attended, which
-captions of this world need ("left of", lists ordered left to right). With positions=True
-(default) every location's value is its D features followed by the (x, y) coordinates of its
-cell centre, scaled to [-1, 1] (CoordConv, Liu et al. 2018): the model then sees where it looks.
+Positions, ``positions=``: with True (default) every location's value is its D features
+followed by the (x, y) coordinates of its cell centre, in [-1, 1], so that the context z_t keeps
+where it looked (CoordConv; why: ``utils.models.grid``).
 """
 import math
 from collections import namedtuple
@@ -67,18 +67,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils import validate
-from utils.course import eval_mode
-from utils.data import shapes_language as language
-from utils.models import checkpoints, decoding
-from utils.models.captioner import init_captioner_params, token_ids
+from utils.models.captioner import token_ids
+from utils.models.captioner_numpy import init_captioner_params
 from utils.models.cells import lstm_recurrence
+from utils.models.grid import ATTENTION_PARAMS, POSITION_CHANNELS, attend, location_coordinates
 
 ATTENTION_MODES = ("soft", "hard", "uniform")
 QUERIES = ("hidden", "hidden_word")
-ATTENTION_PARAMS = ("Wa_h", "Wa_v", "w_a")
-CHECKPOINT_DIR = checkpoints.DATASETS / "attention_captioner"
-REBUILD_COMMAND = "python -m utils.tools.train_attention"
-POSITION_CHANNELS = 2
 
 AttentionState = namedtuple("AttentionState", ["h", "c", "values", "keys", "alpha", "beta"])
 AttentionState.__doc__ = """The decoding state of an AttentionCaptioner (batch on dim 0 of every field).
@@ -98,62 +93,6 @@ betas: (N, T) gate values (ones without a gate). locations: (N, T) long, the loc
 looked at ("hard" only, else None). location_log_probs: (N, T) log alpha_t[s_t] of those
 locations ("hard" only, else None). entropies: (N, T) entropy of alpha_t in nats.
 """
-
-
-# ------------------------------------------------------------------------- one attention step
-def _attend(h_prev, values, keys, Wa_h, w_a):
-    """Soft attention with the keys values @ Wa_v precomputed: (context (N, D'), alpha (N, L))."""
-    u = torch.tanh(keys + (h_prev @ Wa_h).unsqueeze(1))        # (N, L, A)
-    alpha = torch.softmax(u @ w_a, dim=1)                       # (N, L) over the locations
-    context = torch.bmm(alpha.unsqueeze(1), values).squeeze(1)  # (N, D') weighted average
-    return context, alpha
-
-
-def attention_step_torch(h_prev, grid, params):
-    """One soft-attention step in torch, the equations of utils.layers.attention.
-
-    h_prev: (N, H) tensor, the decoder's previous hidden state.
-    grid: (N, L, D) tensor, the features of each location.
-    params: dict with tensors Wa_h (H, A), Wa_v (D, A) and w_a (A,).
-    Returns: context (N, D) = sum_i alpha_i grid_i, and alpha (N, L) = softmax over the
-        locations of w_a . tanh(grid_i @ Wa_v + h_prev @ Wa_h). Differentiable.
-    """
-    fname = "attention_step_torch"
-    if not isinstance(params, dict) or any(k not in params for k in ATTENTION_PARAMS):
-        raise ValueError(f"{fname}: params must be a dict with {list(ATTENTION_PARAMS)}, "
-                         f"got {validate.shown(params)}")
-    tensors = {"h_prev": h_prev, "grid": grid, **{k: params[k] for k in ATTENTION_PARAMS}}
-    for name, value in tensors.items():
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            raise ValueError(f"{fname}: {name} must be a float torch tensor, got {validate.shown(value)}")
-    if grid.ndim != 3 or h_prev.ndim != 2 or h_prev.shape[0] != grid.shape[0]:
-        raise ValueError(f"{fname}: h_prev must have shape (N, H) and grid (N, L, D) with the "
-                         f"same N, got {tuple(h_prev.shape)} and {tuple(grid.shape)}")
-    (N, L, D), H = grid.shape, h_prev.shape[1]
-    A = params["w_a"].shape[0] if params["w_a"].ndim == 1 else -1
-    for name, shape in (("Wa_h", (H, A)), ("Wa_v", (D, A)), ("w_a", (A,))):
-        if tuple(params[name].shape) != shape or A < 1:
-            raise ValueError(f"{fname}: params[{name!r}] must have shape "
-                             f"{shape if A >= 1 else '(A,)'} (H={H}, D={D}, A={A}), "
-                             f"got {tuple(params[name].shape)}")
-    u = torch.tanh(grid @ params["Wa_v"] + (h_prev @ params["Wa_h"]).unsqueeze(1))  # (N, L, A)
-    alpha = torch.softmax(u @ params["w_a"], dim=1)                                # (N, L)
-    context = (alpha.unsqueeze(2) * grid).sum(dim=1)                              # (N, D)
-    return context, alpha
-
-
-def location_coordinates(num_locations, dtype=torch.float32):
-    """(L, 2) coordinates (x, y) of the cell centres of a square grid, in [-1, 1].
-
-    Location l = row * G + col (row-major, G = sqrt(L)): x grows to the right, y downwards.
-    """
-    G = int(round(math.sqrt(num_locations)))
-    if G * G != num_locations:
-        raise ValueError(f"location_coordinates: num_locations must be a square number (a G x G "
-                         f"grid), got {num_locations}")
-    centre = (torch.arange(G, dtype=dtype) + 0.5) / G * 2 - 1   # (G,)  # device: a buffer of the models
-    y, x = torch.meshgrid(centre, centre, indexing="ij")          # (G, G) each
-    return torch.stack([x.reshape(-1), y.reshape(-1)], dim=1)    # (L, 2)
 
 
 # ------------------------------------------------------------------------------ the model
@@ -283,7 +222,7 @@ class AttentionCaptioner(nn.Module):
             context = values.mean(dim=1)
         else:
             query = h if self.query == "hidden" else torch.cat([h, x], dim=1)
-            soft_context, alpha = _attend(query, values, keys, self.Wa_h, self.w_a)
+            soft_context, alpha = attend(query, values, keys, self.Wa_h, self.w_a)
             if self.attention == "soft":
                 context = soft_context
             else:
@@ -441,7 +380,7 @@ class AttentionCaptioner(nn.Module):
                                                                 alpha, beta)
 
 
-# ------------------------------------------------------------------------------ captions
+# ------------------------------------------------------------------------------ its users' check
 def check_attention_model(fname, model):
     """ValueError unless model is an AttentionCaptioner (any mode); returns it."""
     if not isinstance(model, AttentionCaptioner):
@@ -449,118 +388,3 @@ def check_attention_model(fname, model):
                          f"attention; notebook 06's Captioner has no attention maps), "
                          f"got {validate.shown(model)}")
     return model
-
-
-def _decode_args(fname, model, grid, vocab, max_length):
-    check_attention_model(fname, model)
-    if not isinstance(vocab, language.WordVocab) or len(vocab) != model.vocab_size:
-        raise ValueError(f"{fname}: vocab must be the WordVocab of the model's "
-                         f"{model.vocab_size} words, got {validate.shown(vocab)}")
-    max_length = validate.positive_int(fname, "max_length", max_length)
-    return model._grid(fname, grid), max_length
-
-
-def caption_with_attention(model, grid, vocab, max_length=20):
-    """Greedy captions with the attention map and the probability of every word.
-
-    model: an AttentionCaptioner. grid: (B, L, D) grid features (torch or numpy).
-    vocab: its WordVocab. max_length: at most this many tokens per caption, <END> included.
-    Returns: list of B tuples (words, alphas, word_probs): words, a list of T_i strings (no
-        <START>/<END>, as WordVocab.decode); alphas (T_i, L) float numpy, the attention map
-        that produced each word; word_probs (T_i,) float numpy, the model's probability of
-        each word when it was chosen. "hard" attention looks at the argmax location.
-    """
-    grid, max_length = _decode_args("caption_with_attention", model, grid, vocab, max_length)
-    record = []
-
-    def step(prev_tokens, state):
-        log_probs, state = model.step(prev_tokens, state)
-        record.append((log_probs.exp().cpu().numpy(), state.alpha.cpu().numpy()))
-        return log_probs, state
-
-    with eval_mode(model):
-        rows, _ = decoding.greedy_decode(step, model.start_state(grid), model.start_id,
-                                         model.end_id, max_length)
-    found = []
-    for i, tokens in enumerate(rows):
-        keep = [(t, token) for t, token in enumerate(tokens)
-                if token not in (model.null_id, model.start_id)]   # as WordVocab.decode
-        words = [vocab.id_to_word[token] for _, token in keep]
-        alphas = np.array([record[t][1][i] for t, _ in keep]).reshape(len(keep), grid.shape[1])
-        probs = np.array([record[t][0][i, token] for t, token in keep], dtype=np.float64)
-        found.append((words, alphas.astype(np.float64), probs))
-    return found
-
-
-def attention_captions(model, grid, vocab, max_length=20, batch_size=256):
-    """Greedy captions as strings, batch by batch (what BLEU and the error analysis read).
-
-    model: an AttentionCaptioner. grid: (B, L, D). vocab: its WordVocab.
-    max_length: tokens per caption, <END> included. batch_size: images decoded at once.
-    Returns: list of B strings.
-    """
-    fname = "attention_captions"
-    grid, max_length = _decode_args(fname, model, grid, vocab, max_length)
-    batch_size = validate.positive_int(fname, "batch_size", batch_size)
-    out = []
-    with eval_mode(model):
-        for start in range(0, len(grid), batch_size):
-            rows, _ = decoding.greedy_decode(model.step, model.start_state(grid[start:start + batch_size]),
-                                             model.start_id, model.end_id, max_length)
-            out.extend(vocab.decode(np.asarray(row, dtype=np.int64)) for row in rows)
-    return out
-
-
-# ------------------------------------------------------------------------------ checkpoint
-def checkpoint_path(attention="soft"):
-    """The shipped checkpoint of a mode: datasets/attention_captioner/<attention>.pt."""
-    validate.one_of("checkpoint_path", "attention", attention, ATTENTION_MODES)
-    return checkpoints.shipped_path("attention_captioner", attention)
-
-
-def save_attention_captioner(model, vocab, path=None, meta=None):
-    """Write an AttentionCaptioner to a checkpoint file.
-
-    model: an AttentionCaptioner. vocab: the WordVocab it was trained with (its words are
-        stored). path: the file (default checkpoint_path(model.attention); folders created).
-    meta: optional dict of plain values (recipe, scores...).
-    Returns: the Path written. Stores {"state_dict" (float32), "config", "vocab", "meta"}.
-    """
-    fname = "save_attention_captioner"
-    check_attention_model(fname, model)
-    if not isinstance(vocab, language.WordVocab) or len(vocab) != model.vocab_size:
-        raise ValueError(f"{fname}: vocab must be the WordVocab of the model's "
-                         f"{model.vocab_size} words, got {validate.shown(vocab)}")
-    return checkpoints.write_checkpoint(fname, model, checkpoint_path(model.attention) if path is None else path,
-                                        vocab, meta)
-
-
-def load_attention_captioner(path=None, attention="soft", vocab=None, device="cpu"):
-    """Load an AttentionCaptioner saved by save_attention_captioner, in eval mode.
-
-    path: the file; default checkpoint_path(attention), the shipped model of that mode.
-    attention: "soft", "hard" or "uniform" (only used to pick the default path).
-    vocab: the WordVocab the caller decodes with (default shapes_language.build_vocab()); the
-        stored words must equal its words, id for id.
-    device: where to put the model.
-    Returns: the model (float32) with attributes ``vocab`` and ``checkpoint_meta``.
-    Raises models.checkpoints.CheckpointError (a FileNotFoundError and a ValueError) when the
-    file is missing, corrupt, does not fit this code, or was trained with another vocabulary;
-    each message names the command that rebuilds it.
-    """
-    fname = "load_attention_captioner"
-    path = checkpoints.as_path(fname, path, checkpoint_path(attention))
-    vocab = language.build_vocab() if vocab is None else vocab
-    if not isinstance(vocab, language.WordVocab):
-        raise ValueError(f"{fname}: vocab must be a shapes_language.WordVocab or None, "
-                         f"got {validate.shown(vocab)}")
-    checkpoint = checkpoints.read_checkpoint(fname, path, REBUILD_COMMAND, "attention-captioner checkpoint", vocab)
-    try:
-        model = AttentionCaptioner(**checkpoint["config"])
-        model.load_state_dict(checkpoint["state_dict"])
-    except (TypeError, ValueError, RuntimeError, KeyError) as error:
-        raise checkpoints.load_failed(fname, path, REBUILD_COMMAND, "AttentionCaptioner", error) from None
-    model.vocab = vocab
-    model.checkpoint_meta = checkpoint["meta"]
-    model.eval()
-    return model.to(device)

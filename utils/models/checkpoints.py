@@ -9,7 +9,7 @@
     load_failed        the error for weights that do not fit the code that loads them
 
 The encoder (models/encoder.py), the captioners (models/captioner.py,
-models/attention_captioner.py) and the VQA models (models/vqa.py) all go through these.
+models/attention_checkpoints.py) and the VQA models (models/vqa_io.py) all go through these.
 """
 import hashlib
 import json

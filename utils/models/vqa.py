@@ -19,10 +19,12 @@ question goes through an LSTM over word embeddings; its last hidden state is q (
                              is the LSTM's first input, then the words mapped by W_w; at every
                              step the LSTM attends over the grid; candidate k is scored by
                              a_k . (h_T + v W_o), a_k the candidate's embedding
-    attention_hop_torch      one hop in torch (the reference of the exercise's torch step)
-    save_vqa_model, load_vqa_model, checkpoint_path, build_model   checkpoints
+    AttentionHop, relative_offsets   one hop's parameters; where the previous hop looked
+    build_model, MODEL_KINDS, is_multiple_choice   a model of each kind
 
-Every model takes one batch dict (``batch_tensors``) and returns a dict: "scores" (N, A) over
+Batches, checkpoints and one typed question are in ``utils.models.vqa_io``, the grid's
+coordinates, boxes and one attention hop in torch (``attention_hop_torch``) in
+``utils.models.grid``. Every model takes one batch dict (``vqa_io.batch_tensors``) and returns a dict: "scores" (N, A) over
 the answer vocabulary (Visual7W: (N, 4) over the candidates) and "attention" (N, hops, L) or
 (N, T+1, L) for Visual7W, or None. Shapes: N questions, T words, L = 64 grid locations, D
 features per location (plus 2 coordinates: each location's (x, y) in [-1, 1], CoordConv, as
@@ -37,75 +39,12 @@ from torch import nn
 from utils.course import seeded
 from utils import validate
 from utils.data import shapes_language as language
-from utils.data.vqa import answer_word_ids, encode_typed_question
-from utils.models.attention_captioner import location_coordinates
-from utils.models import checkpoints
+from utils.data import shapes_questions
+from utils.data.vqa import answer_word_ids
+from utils.models.grid import box_cells, location_coordinates, with_coordinates
 
-CHECKPOINT_DIR = checkpoints.DATASETS / "vqa"
-REBUILD_COMMAND = "python -m utils.tools.train_vqa"
 MODEL_KINDS = ("question_only", "image_only", "concat", "product", "san1", "san2", "visual7w")
-NUM_ANSWERS = len(language.answer_vocab())
-GRID_SIDE = 8            # the encoder's grid is 8 x 8 cells of 8 x 8 pixels
-CELL_PIXELS = 8
-
-
-# ----------------------------------------------------------------------------- inputs
-def batch_tensors(data, rows, summary, grid, device="cpu"):
-    """One minibatch for the models.
-
-    data: dict of ``utils.data.vqa.vqa_arrays``; rows: (B,) indices of questions;
-    summary (S, P), grid (S, L, D): float tensors of the split's scenes (cached_features).
-    Returns: dict of tensors on device: question (B, T') cut after the longest question of
-    the batch, lengths (B,), summary (B, P), grid (B, L, D), answer, qtype, candidates (B, 4),
-    correct, candidate_boxes (B, 4, 4), candidate_present (B, 4).
-    """
-    fname = "batch_tensors"
-    if not isinstance(data, dict) or "lengths" not in data or "scene" not in data:
-        raise ValueError(f"{fname}: data must be the dict of vqa_data / vqa_arrays, got "
-                         f"{validate.shown(data)}")
-    r = validate.int_array(fname, "rows", rows, ndim=1, low=0, high=len(data["lengths"]))
-    if not r.size:
-        raise ValueError(f"{fname}: rows must name at least one question, got none")
-    _check_scene_features(fname, summary, grid, int(data["scene"].max()) + 1)
-    lengths = torch.from_numpy(data["lengths"][r])
-    width = max(int(lengths.max()), 1)
-    scene = torch.from_numpy(data["scene"][r])
-    out = {"question": torch.from_numpy(data["question"][r, :width]), "lengths": lengths,
-           "summary": summary[scene], "grid": grid[scene]}
-    for key in ("answer", "qtype", "candidates", "correct", "candidate_boxes", "candidate_present"):
-        out[key] = torch.from_numpy(np.asarray(data[key][r]))
-    for key in ("summary", "grid"):  # only the rows used: checking every scene each step costs
-        validate.finite_numbers(fname, key, out[key])
-    return {k: v.to(device) for k, v in out.items()}
-
-
-def _check_scene_features(fname, summary, grid, scenes):
-    """ValueError unless summary (S, P) and grid (S, L, D) are float tensors with S >= scenes."""
-    for name, value, ndim in (("summary", summary, 2), ("grid", grid, 3)):
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.ndim != ndim \
-                or 0 in value.shape:
-            wanted = "(S, P)" if ndim == 2 else "(S, L, D)"
-            raise ValueError(f"{fname}: {name} must be a non-empty float tensor of shape {wanted} "
-                             f"(cached_features), got {validate.shown(value)}")
-    if len(summary) != len(grid) or len(summary) < scenes:
-        raise ValueError(f"{fname}: summary and grid must hold the same scenes, at least {scenes} "
-                         f"(the questions' scenes), got {len(summary)} and {len(grid)}")
-
-
-def box_cells(boxes):
-    """(..., L) float mask of the grid cells whose centre lies inside each box (..., 4).
-
-    boxes: float tensor (..., 4) of pixel corners x0, y0, x1, y1 (any leading axes, even empty).
-    """
-    if not isinstance(boxes, torch.Tensor) or boxes.ndim < 1 or boxes.shape[-1] != 4:
-        raise ValueError(f"box_cells: boxes must be a tensor of shape (..., 4), got {validate.shown(boxes)}")
-    validate.finite_numbers("box_cells", "boxes", boxes)
-    centre = torch.arange(GRID_SIDE, dtype=torch.float32, device=boxes.device) * CELL_PIXELS \
-        + CELL_PIXELS / 2                                                  # (G,)
-    x0, y0, x1, y1 = boxes.unbind(-1)
-    inside_x = (centre >= x0[..., None]) & (centre < x1[..., None])        # (..., G) columns
-    inside_y = (centre >= y0[..., None]) & (centre < y1[..., None])        # (..., G) rows
-    return (inside_y[..., :, None] & inside_x[..., None, :]).flatten(-2).float()   # (..., L)
+NUM_ANSWERS = len(shapes_questions.answer_vocab())
 
 
 class QuestionEncoder(nn.Module):
@@ -136,11 +75,6 @@ def normalise_image(v):
 def _mlp(inputs, hidden, outputs, dropout=0.0):
     return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Dropout(dropout),
                          nn.Linear(hidden, outputs))
-
-
-def _with_coordinates(grid, coordinates):
-    """(N, L, D) -> (N, L, D + 2): each location's features followed by its (x, y)."""
-    return torch.cat([grid, coordinates.expand(len(grid), -1, -1)], dim=2)
 
 
 # ------------------------------------------------------------------------------ models
@@ -242,29 +176,6 @@ class FusionClassifier(VQAModel):
     def forward(self, batch):
         q = self.question(batch["question"], batch["lengths"])             # (N, H)
         return {"scores": self.classifier(self.fuse(batch["summary"], q)), "attention": None}
-
-
-def attention_hop_torch(u, V, params):
-    """One question-guided attention hop (Yang et al. 2016) in torch.
-
-    u: (N, d) the query; V: (N, L, d) the location features; params: dict of tensors
-    W_I (d, K), W_Q (d, K), b_A (K,), w_P (K,).
-    Returns: u_next (N, d) = u + sum_i p_i V_i, p (N, L) = softmax over the locations of
-    w_P . tanh(V_i @ W_I + u @ W_Q + b_A). Differentiable.
-    """
-    fname = "attention_hop_torch"
-    names = ("W_I", "W_Q", "b_A", "w_P")
-    if not isinstance(params, dict) or any(k not in params for k in names):
-        raise ValueError(f"{fname}: params must be a dict with {list(names)}, got {validate.shown(params)}")
-    for name, value in {"u": u, "V": V, **{k: params[k] for k in names}}.items():
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            raise ValueError(f"{fname}: {name} must be a float torch tensor, got {validate.shown(value)}")
-    if V.ndim != 3 or u.ndim != 2 or u.shape != (V.shape[0], V.shape[2]):
-        raise ValueError(f"{fname}: u must have shape (N, d) and V (N, L, d) with the same N and d, "
-                         f"got {tuple(u.shape)} and {tuple(V.shape)}")
-    h = torch.tanh(V @ params["W_I"] + (u @ params["W_Q"] + params["b_A"]).unsqueeze(1))   # (N, L, K)
-    p = torch.softmax(h @ params["w_P"], dim=1)                                          # (N, L)
-    return u + torch.bmm(p.unsqueeze(1), V).squeeze(1), p
 
 
 class AttentionHop(nn.Module):
@@ -401,7 +312,7 @@ class Visual7W(VQAModel):
         cells = box_cells(batch["candidate_boxes"])                            # (N, 4, L)
         pooled = cells @ values / cells.sum(-1, keepdim=True).clamp(min=1)     # (N, 4, D')
         boxes = self.W_b(pooled)                                               # (N, 4, H)
-        pointing = (batch["qtype"] == language.QUESTION_TYPES.index("pointing")).view(-1, 1, 1)
+        pointing = (batch["qtype"] == shapes_questions.QUESTION_TYPES.index("pointing")).view(-1, 1, 1)
         return torch.where(pointing, boxes, text)
 
     def read(self, batch):
@@ -409,7 +320,7 @@ class Visual7W(VQAModel):
         (index 0) and after each word t (index t; past a question's length it has read padding),
         "answers" (N, 4, H) the candidates' embeddings a_k, "image" (N, H) the term v @ W_o,
         "attention" (N, T+1, L). ``multiple_choice_loss`` (utils.layers.vqa) is the rest."""
-        values = _with_coordinates(batch["grid"], self.coordinates)            # (N, L, D')
+        values = with_coordinates(batch["grid"], self.coordinates)            # (N, L, D')
         keys = self.Wa_v(values)                                               # (N, L, A)
         question = batch["question"]
         N, T = question.shape
@@ -466,104 +377,11 @@ class PriorBaseline:
     kind = "prior"
 
     def fit(self, qtype, answer):
-        self.table = np.zeros(len(language.QUESTION_TYPES), dtype=np.int64)
-        for t in range(len(language.QUESTION_TYPES)):
+        self.table = np.zeros(len(shapes_questions.QUESTION_TYPES), dtype=np.int64)
+        for t in range(len(shapes_questions.QUESTION_TYPES)):
             counts = np.bincount(answer[qtype == t], minlength=NUM_ANSWERS)
             self.table[t] = int(np.argmax(counts))
         return self
 
     def predict(self, qtype):
         return self.table[np.asarray(qtype)]
-
-
-# ------------------------------------------------------------------------------ checkpoints
-def checkpoint_path(kind):
-    """datasets/vqa/<kind>.pt, the shipped model of a kind."""
-    validate.one_of("checkpoint_path", "kind", kind, MODEL_KINDS)
-    return checkpoints.shipped_path("vqa", kind)
-
-
-def save_vqa_model(model, path=None, meta=None):
-    """Write a model: {"state_dict" (float32), "config", "vocab", "meta"}; returns the Path."""
-    fname = "save_vqa_model"
-    if not isinstance(model, VQAModel):
-        raise ValueError(f"{fname}: model must be a VQA model of utils.models.vqa, got {validate.shown(model)}")
-    return checkpoints.write_checkpoint(fname, model, checkpoint_path(model.kind) if path is None else path,
-                                        language.build_vocab(), meta)
-
-
-def load_vqa_model(kind=None, path=None, device="cpu"):
-    """A model saved by save_vqa_model, in eval mode, with attribute ``checkpoint_meta``.
-
-    kind: one of MODEL_KINDS (picks datasets/vqa/<kind>.pt) or None with a path.
-    Raises models.checkpoints.CheckpointError (missing, corrupt, another vocabulary, sizes that
-    do not fit this code), naming the rebuild command.
-    """
-    fname = "load_vqa_model"
-    if path is None and kind is None:
-        raise ValueError(f"{fname}: give a kind (one of {list(MODEL_KINDS)}) or a path")
-    path = checkpoints.as_path(fname, path, checkpoint_path(kind) if path is None else None)
-    checkpoint = checkpoints.read_checkpoint(fname, path, REBUILD_COMMAND, "VQA checkpoint", language.build_vocab())
-    config = dict(checkpoint["config"])
-    try:
-        kind_saved = config.pop("kind")
-        config.pop("fusion", None)
-        config.pop("hops", None)
-        model = build_model(kind_saved, config.pop("vocab_size"), **config)
-        model.load_state_dict(checkpoint["state_dict"])
-    except (TypeError, ValueError, RuntimeError, KeyError) as error:
-        raise checkpoints.load_failed(fname, path, REBUILD_COMMAND, "VQA model", error) from None
-    model.checkpoint_meta = checkpoint["meta"]
-    model.eval()
-    return model.to(device)
-
-
-# ------------------------------------------------------------------------------ one question
-def answer_question(model, summary, grid, text, qtype=None, top=5):
-    """The answer distribution of one typed or generated question about one scene.
-
-    model: a classifier of this module (not Visual7W, which needs candidates).
-    summary: (P,) or (1, P) and grid: (L, D) or (1, L, D) float tensors of the scene.
-    text: the question; words outside the vocabulary become <UNK> (listed in "unknown").
-    Returns: dict with "answers" (the top answers, most probable first), "probs" (their
-    probabilities), "all_probs" (A,) numpy, "attention" (hops, L) numpy or None, "unknown"
-    (list of words read as <UNK>), "words" (the words the model read).
-    Raises ValueError with a readable message for an empty question or a wrong model.
-    """
-    fname = "answer_question"
-    if not isinstance(model, VQAModel) or is_multiple_choice(model):
-        raise ValueError(f"{fname}: model must be an answer classifier of utils.models.vqa "
-                         f"(not the multiple-choice Visual7W), got {validate.shown(model)}")
-    vocab = language.build_vocab()
-    ids, unknown = encode_typed_question(vocab, text, fname)
-    top = validate.positive_int(fname, "top", top)
-    device = next(model.parameters()).device
-    summary = torch.as_tensor(summary, dtype=torch.float32)
-    grid = torch.as_tensor(grid, dtype=torch.float32)
-    if summary.numel() != model.summary_dim or grid.ndim not in (2, 3) or grid.shape[-1] != model.feature_dim \
-            or (grid.ndim == 3 and grid.shape[0] != 1):
-        raise ValueError(f"{fname}: summary must be one scene's ({model.summary_dim},) vector and grid "
-                         f"its (L, {model.feature_dim}) features, got shapes {tuple(summary.shape)} "
-                         f"and {tuple(grid.shape)}")
-    if grid.shape[-2] == 0:
-        raise ValueError(f"{fname}: grid must hold at least one location, got shape {tuple(grid.shape)}")
-    validate.finite_numbers(fname, "summary", summary)
-    validate.finite_numbers(fname, "grid", grid)
-    summary, grid = summary.reshape(1, -1), grid.reshape(1, *grid.shape[-2:])
-    batch = {"question": torch.from_numpy(ids).to(device),
-             "lengths": torch.tensor([ids.shape[1]], device=device),
-             "summary": summary.to(device), "grid": grid.to(device)}
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(batch)
-    finally:
-        model.train(was_training)
-    probs = torch.softmax(out["scores"][0], dim=0).cpu().numpy()
-    order = np.argsort(-probs, kind="stable")[:top]
-    names = language.answer_vocab()
-    attention = None if out["attention"] is None else out["attention"][0].cpu().numpy()
-    return {"answers": [names[i] for i in order], "probs": probs[order], "all_probs": probs,
-            "attention": attention, "unknown": unknown,
-            "words": [vocab.id_to_word[i] for i in ids[0]]}

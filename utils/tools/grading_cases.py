@@ -63,7 +63,7 @@ def _fresh_make_streams(student_fn, seed):
 
 def _fresh_beam_search(student_fn, seed):
     from utils.checks.decoding import END, START, _rnn_model  # the check's own random models
-    from utils.models.decoding import beam_search_one  # the reference, loaded only to grade
+    from utils.models.beam_search import beam_search_one  # the reference, loaded only to grade
     name = "beam_search"
     rng = np.random.default_rng(seed)
     for _ in range(3):

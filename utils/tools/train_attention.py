@@ -43,9 +43,9 @@ from utils.analysis.attention import attention_correctness
 from utils.analysis.captions import evaluate_bleu
 from utils.data import shapes_language as language
 from utils.models import encoder as image_encoder
-from utils.models.attention_captioner import (CHECKPOINT_DIR, REBUILD_COMMAND, ATTENTION_MODES,
-                                              AttentionCaptioner, attention_captions,
-                                              save_attention_captioner)
+from utils.models.attention_captioner import ATTENTION_MODES, AttentionCaptioner
+from utils.models.attention_checkpoints import CHECKPOINT_DIR, REBUILD_COMMAND, save_attention_captioner
+from utils.models.captions import attention_captions
 from utils.models.captioner import DEFAULT_CHECKPOINT as CAPTIONER_CHECKPOINT
 from utils.models.captioner import load_captioner
 from utils.training.attention import (default_budget, reinforce_gradient_variance,

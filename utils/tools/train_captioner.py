@@ -32,6 +32,7 @@ from utils.data import shapes
 from utils.data import shapes_language as language
 from utils.data.captions import caption_dataset
 from utils.models import captioner as cap
+from utils.models.captions import caption_beam, caption_greedy
 from utils.models.checkpoints import weights_digest
 from utils.models import encoder as enc
 from utils.training.captioning import train_captioner
@@ -98,10 +99,10 @@ def evaluate(model, vocab, split, features, recipe):
     for decoder in DECODERS:
         start = time.perf_counter()
         if decoder == "greedy":
-            found = cap.caption_greedy(model, features, vocab, recipe["max_length"])
+            found = caption_greedy(model, features, vocab, recipe["max_length"])
         else:
-            found = cap.caption_beam(model, features, vocab, recipe["max_length"], recipe["beam_size"],
-                                     recipe["length_penalty"])
+            found = caption_beam(model, features, vocab, recipe["max_length"], recipe["beam_size"],
+                                 recipe["length_penalty"])
         seconds = time.perf_counter() - start
         bleu = {k: round(v, 4) for k, v in bleu_scores(references, found).items()}
         errors = caption_analysis.fractions(caption_analysis.error_analysis(scenes, found))
@@ -167,7 +168,7 @@ def build(seed=0, recipe=None, progress=True, log=print):
     for conditioning in recipe["conditionings"]:
         model, history = train_one(conditioning, train_features, scene_index, captions, vocab, seed,
                                    recipe, progress)
-        val_captions = cap.caption_greedy(model, val_features, vocab, recipe["max_length"])
+        val_captions = caption_greedy(model, val_features, vocab, recipe["max_length"])
         val_bleu = round(bleu_scores(val_refs, val_captions)["BLEU-4"], 4)
         log(f"{recipe['cell']} / {conditioning}: {history['steps']} steps in {history['seconds']:.1f} s, "
             f"final loss {history['final_loss']:.3f}, val greedy BLEU-4 {val_bleu:.4f}")

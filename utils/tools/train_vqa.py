@@ -28,8 +28,8 @@ from utils.analysis.vqa import accuracy_by_type, accuracy_table, attention_vs_an
 from utils.data import shapes_language as language
 from utils.models import encoder as image_encoder
 from utils.models.checkpoints import weights_digest
-from utils.models.vqa import (CHECKPOINT_DIR, MODEL_KINDS, REBUILD_COMMAND, PriorBaseline, build_model,
-                              save_vqa_model)
+from utils.models.vqa import MODEL_KINDS, PriorBaseline, build_model
+from utils.models.vqa_io import CHECKPOINT_DIR, REBUILD_COMMAND, save_vqa_model
 from utils.training.vqa import default_budget, predict, train_vqa, vqa_data
 
 THREADS = 1   # small models: one thread is fastest (utils.course.torch_threads)

@@ -17,7 +17,8 @@ from utils.course import as_device, eval_mode, model_device, scaled_budget
 from utils.data.shapes import SPLITS
 from utils.data.vqa import vqa_arrays
 from utils.models import encoder as image_encoder
-from utils.models.vqa import VQAModel, batch_tensors, is_multiple_choice
+from utils.models.vqa import VQAModel, is_multiple_choice
+from utils.models.vqa_io import batch_tensors
 from utils.training.minibatches import loop_settings, train_on_captions
 
 

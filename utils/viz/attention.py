@@ -18,7 +18,8 @@ from utils import validate
 from utils.data.shapes import Scene
 from utils.data import shapes_language as language
 from utils.models import encoder as image_encoder
-from utils.models.attention_captioner import caption_with_attention, check_attention_model
+from utils.models.attention_captioner import check_attention_model
+from utils.models.captions import caption_with_attention
 from utils.palette import SEQUENTIAL_MAP
 from utils.viz.figure import show
 from utils.viz.shapes import describe_scene, draw_scene, where

@@ -18,7 +18,8 @@ from IPython.display import display
 from utils import validate
 from utils.data import shapes_language as language
 from utils.data.shapes import Scene
-from utils.models.vqa import VQAModel, answer_question, is_multiple_choice
+from utils.models.vqa import VQAModel, is_multiple_choice
+from utils.models.vqa_io import answer_question
 from utils.palette import BLACK, BLUE, COUNTS_MAP, ORANGE, VERMILLION, WHITE
 from utils.viz.attention import attention_overlay, attention_peak
 from utils.viz.figure import live, show
