@@ -316,6 +316,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     path = save_vqa_model(model, tmp_path / "m.pt", meta={"note": "test"})
     loaded = load_vqa_model(path=path)
     assert loaded.config() == model.config() and loaded.checkpoint_meta == {"note": "test"}
+    assert load_vqa_model(kind="other", path=path).config() == model.config()  # picks no default
     for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
     with pytest.raises(CheckpointError, match=REBUILD_COMMAND):
