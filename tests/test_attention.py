@@ -3,6 +3,7 @@ attention captioner, REINFORCE training, attention correctness, the widget's ref
 checkpoints, and the exercise checks (each passes on the reference and fails on at least two
 planted mistakes)."""
 import functools
+import types
 
 import matplotlib
 
@@ -16,6 +17,7 @@ from notebook_helpers import exercise_check_tests  # noqa: E402
 from utils.analysis.attention import (alpha_to_image, attention_correctness, box_mass,  # noqa: E402
                                       correctness_of_maps, object_cells, peak_in_box, referring_words)
 from utils.checks import attention as checks  # noqa: E402
+from utils.checks import attention_losses as loss_checks  # noqa: E402
 from utils.data import shapes  # noqa: E402
 from utils.data import shapes_language as language  # noqa: E402
 from utils.gradcheck import eval_numerical_gradient_array, rel_error  # noqa: E402
@@ -473,7 +475,8 @@ EXPECTED_HINTS = {
 
 test_check_passes_on_a_correct_answer, test_check_catches_planted_mistakes, \
     test_unsolved_exercise_reports_not_implemented = exercise_check_tests(
-        checks, REFERENCE_ANSWERS, PLANTED, EXPECTED_HINTS)
+        types.SimpleNamespace(**{**vars(checks), **vars(loss_checks)}),  # 07's checks, in two modules
+        REFERENCE_ANSWERS, PLANTED, EXPECTED_HINTS)
 
 
 

@@ -12,7 +12,8 @@ from notebook_helpers import exercise_check_tests
 from utils.analysis.captions import (PARTS, caption_claims, caption_references, decode_split, error_analysis,
                                      evaluate_bleu, fractions)
 from utils.checks import captioning as checks
-from utils.checks import decoding as decoding_checks
+from utils.checks import beam_search as beam_checks
+from utils.checks import decode_loop as decode_loop_checks
 from utils.checks.core import CheckFailed
 from utils.data import shapes
 from utils.data import shapes_language as language
@@ -448,9 +449,9 @@ def _assigned_backward(dout, cache):
 
 def planted_decode_loops():
     """[(kind, function)]: decode_loop's reference with each planted mistake of the catalogue."""
-    from utils.tools.planted_mistakes import CATALOGUE  # the tests of the catalogue's own exercise
+    from utils.tools.planted_catalogue import CATALOGUE  # the tests of the catalogue's own exercise
     from utils.tools.references import references
-    from utils.tools.release import mistaken, reference_functions
+    from utils.tools.release_checks import mistaken, reference_functions
     refs = references()
     function = reference_functions(refs)["decode_loop"]
     return [(m.kind, mistaken(function, refs["decode_loop"], m)) for m in CATALOGUE if m.exercise == "decode_loop"]
@@ -539,7 +540,7 @@ def test_every_decode_loop_diagnosis_is_proven_by_a_planted_mistake():
     assert sorted(kind for kind, _ in planted) == sorted(DECODE_DIAGNOSES)
     for kind, function in planted:
         with pytest.raises(CheckFailed) as info:
-            decoding_checks.check_decode_loop(function)
+            decode_loop_checks.check_decode_loop(function)
         assert str(info.value).startswith("decode_loop: ") and DECODE_DIAGNOSES[kind] in str(info.value), \
             (kind, str(info.value))
 
@@ -547,13 +548,13 @@ def test_every_decode_loop_diagnosis_is_proven_by_a_planted_mistake():
 def test_decode_loop_check_passes_the_reference_for_other_seeds():
     from utils.models.decoding import decode_loop
     for seed in (0, 1, 12345):
-        decoding_checks.check_decode_loop(decode_loop, seed=seed)
-        decoding_checks.check_decode_loop(student_decode, seed=seed)
+        decode_loop_checks.check_decode_loop(decode_loop, seed=seed)
+        decode_loop_checks.check_decode_loop(student_decode, seed=seed)
 
 
 test_check_passes_on_a_correct_answer, test_check_catches_planted_mistakes, \
     test_unsolved_exercise_reports_not_implemented = exercise_check_tests(
-        types.SimpleNamespace(**{**vars(checks), **vars(decoding_checks)}),  # 06's checks, in two modules
+        types.SimpleNamespace(**{**vars(checks), **vars(decode_loop_checks), **vars(beam_checks)}),  # 06's, in three
         REFERENCE_ANSWERS, PLANTED, EXPECTED_HINTS)
 
 

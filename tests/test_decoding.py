@@ -432,7 +432,7 @@ def test_the_beam_check_names_a_search_that_goes_on_after_end():
     """The exercise's reference with END treated as an ordinary word fails with its own message."""
     import inspect
     import textwrap
-    from utils.checks.decoding import check_beam_search
+    from utils.checks.beam_search import check_beam_search
     from utils.checks.core import CheckFailed
     from utils.models import beam_search as beam_module
     source = textwrap.dedent(inspect.getsource(beam_module.beam_search_one))

@@ -18,6 +18,7 @@ from utils.analysis.vqa import (accuracy_by_type, accuracy_table, attention_hits
 from utils.checks import vqa as checks  # noqa: E402
 from utils.data import shapes  # noqa: E402
 from utils.data import shapes_language as language  # noqa: E402
+from utils.data import shapes_questions  # noqa: E402
 from utils.data.vqa import answer_word_ids, encode_typed_question, vqa_arrays  # noqa: E402
 from utils.gradcheck import eval_numerical_gradient_array, rel_error  # noqa: E402
 from utils.layers.vqa import (attention_hop_backward, attention_hop_forward,  # noqa: E402
@@ -138,12 +139,12 @@ def test_torch_hop_matches_numpy_and_the_model_uses_the_same_equations():
 # ------------------------------------------------------------------------------ data
 def test_question_arrays_are_consistent():
     data = vqa_arrays("test", 30)
-    names = language.answer_vocab()
+    names = shapes_questions.answer_vocab()
     M = len(data["answer"])
     assert M == 30 and data["question"].shape[0] == M
     assert np.all(data["candidates"][np.arange(M), data["correct"]] == data["answer"])
     assert [names[a] for a in data["answer"]] == data["answers"]
-    pointing = data["qtype"] == language.QUESTION_TYPES.index("pointing")
+    pointing = data["qtype"] == shapes_questions.QUESTION_TYPES.index("pointing")
     assert data["candidate_present"][pointing].any(axis=1).all()
     assert not data["candidate_present"][~pointing].any()
     right = data["candidate_present"][np.arange(M), data["correct"]]
@@ -178,7 +179,7 @@ def test_every_model_runs_trains_and_predicts(kind, small_set):
     model = build_model(kind, len(VOCAB), **SMALL, **_extra(kind))
     batch = batch_tensors(data, np.arange(5), summary, grid)
     out = model(batch)
-    assert out["scores"].shape == (5, 4 if kind == "visual7w" else len(language.answer_vocab()))
+    assert out["scores"].shape == (5, 4 if kind == "visual7w" else len(shapes_questions.answer_vocab()))
     if kind.startswith("san"):
         assert out["attention"].shape == (5, int(kind[-1]), 64)
         np.testing.assert_allclose(out["attention"].sum(-1).detach().numpy(), 1.0, rtol=1e-5)
@@ -259,7 +260,7 @@ def test_accuracy_confusion_and_attention_analysis(small_set):
     predicted[data["qtype"] == 0] = 0                 # every attribute question answered "red"
     acc = accuracy_by_type(predicted, data)
     assert acc["position"] == 1.0 and acc["attribute"] < 1.0
-    assert set(acc) == set(language.QUESTION_TYPES) | {"overall"}
+    assert set(acc) == set(shapes_questions.QUESTION_TYPES) | {"overall"}
     lines = accuracy_table({"m": {"test": acc}})
     assert lines[0].startswith("model") and len(lines) == 3 and "1.000" in lines[2]
     labels, matrix = confusion(predicted, data, "attribute")
@@ -298,7 +299,7 @@ def test_answer_question_and_widget_refuse_bad_input(small_set):
     scene_slider, menu, typed = [w for row in box.children[:-1] for w in row.children]
     assert all(int(w.layout.width.rstrip("px")) >= 80 for w in (scene_slider, menu, typed))
     scene_slider.value = 2                              # new scene: its own questions
-    assert menu.options[0] == language.questions(scenes[2])[0].text
+    assert menu.options[0] == shapes_questions.questions(scenes[2])[0].text
     menu.value = TYPE_YOUR_OWN
     typed.value = ""                                     # empty: a message, no traceback
     typed.value = "what size is the glorp object ?"     # unknown word: answered, noted

@@ -7,6 +7,7 @@
     correctness_of_maps    the two scores over many (scene, words, maps)
     attention_correctness  the scores of a model on a split (its own captions or the references),
                            or of uniform maps on the same words
+    ablation_measures      loss, coverage term, mean gate and peak correctness of a variant
 
 The shapes world knows where every object is (``ShapeObject.box``), so the attention of a
 captioner can be checked the way Liu et al. (2017, "Attention correctness in neural image
@@ -280,3 +281,26 @@ def attention_correctness(model, split, count, *, start=0, maps="model", source=
     result = correctness_of_maps(scenes, words, alphas)
     result.update(maps=maps, source=source)
     return result
+
+
+def ablation_measures(model, grid, captions, correctness_scenes=100):
+    """What notebook 07 compares between training variants (gate, regulariser) of a captioner.
+
+    model: an AttentionCaptioner. grid (M, L, D) and captions (M, T + 1): the validation
+    captions, one grid row each. correctness_scenes: test scenes for the peak correctness.
+    Returns: dict "val loss" (words' loss per caption), "coverage term" (the doubly stochastic
+    regulariser at lambda = 1), "mean gate" (beta over the real steps), "peak" (section 8's
+    peak correctness on the model's own captions of the first test scenes).
+    """
+    fname = "ablation_measures"
+    check_attention_model(fname, model)
+    validate.shapes(fname, "grid: M L D, captions: M T", grid, captions)
+    captions = validate.int_array(fname, "captions", captions, ndim=2, low=0, high=model.vocab_size - 1)
+    with eval_mode(model), torch.no_grad():
+        parts = model.loss_parts(torch.as_tensor(grid), torch.as_tensor(captions), doubly_stochastic=1.0)
+        mask = parts["mask"]
+        beta = (parts["run"].betas * mask).sum() / mask.sum()
+    return {"val loss": parts["nll"].item(), "coverage term": parts["regulariser"].item(),
+            "mean gate": beta.item(),
+            "peak": attention_correctness(model, "test", validate.positive_int(fname, "correctness_scenes",
+                                                                           correctness_scenes))["peak"]}

@@ -12,15 +12,15 @@
 import numpy as np
 
 from utils import validate
-from utils.data import shapes_language as language
+from utils.data import shapes_questions
 from utils.models.grid import CELL_PIXELS, GRID_SIDE
 
-TYPES = language.QUESTION_TYPES
+TYPES = shapes_questions.QUESTION_TYPES
 
 
 def _answers(fname, predicted, data):
     validate.shapes(fname, "predicted: M", predicted, M=len(data["answer"]))
-    return validate.int_array(fname, "predicted", predicted, low=0, high=len(language.answer_vocab()))
+    return validate.int_array(fname, "predicted", predicted, low=0, high=len(shapes_questions.answer_vocab()))
 
 
 def accuracy_by_type(predicted, data):
@@ -76,7 +76,7 @@ def confusion(predicted, data, qtype):
     matrix = np.zeros((len(used), len(used)), dtype=np.int64)
     for t, g in zip(truth, guess):
         matrix[index[t], index[g]] += 1
-    names = language.answer_vocab()
+    names = shapes_questions.answer_vocab()
     return [names[a] for a in used], matrix
 
 

@@ -5,7 +5,8 @@ of the reference forward (so its layout is fixed: word embedding ``(x, (V, D))``
 affine ``(x, w)``) and are compared with the reference gradients and numerical gradients. The
 loss check recognises the classic masking and averaging mistakes; the captioning-loss check
 compares a student's whole pipeline with ``utils.models.captioner_numpy.captioning_loss``. The
-checks of the decoding exercises (decode_loop, beam_search) are in ``utils.checks.decoding``.
+checks of the decoding exercises are in ``utils.checks.decode_loop`` and
+``utils.checks.beam_search``.
 Shapes are chosen with N, T, D, V, M all different so that swapped axes fail.
 """
 import numpy as np

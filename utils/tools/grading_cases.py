@@ -4,7 +4,7 @@ fresh inputs, against the student's function running in the sandbox.
 ``CASES`` has one entry per exercise function of solutions/ (tests/test_grade_hostile.py
 lists them from the ``### BEGIN SOLUTION`` markers and compares). An entry names the check
 of utils.checks that judges the exercise and the student's functions it takes. The grader
-calls that check, undecorated, with ``utils.tools.sandbox.Remote`` functions in place of the
+calls that check, undecorated, with ``utils.tools.sandbox_remote.Remote`` functions in place of the
 student's: every call sends plain data (arrays, numbers) to the sandbox, runs the student's
 function there, and brings its result back as plain data. The check's reference, its expected
 values and its comparison run here, where the student's code never ran.
@@ -62,7 +62,7 @@ def _fresh_make_streams(student_fn, seed):
 
 
 def _fresh_beam_search(student_fn, seed):
-    from utils.checks.decoding import END, START, _rnn_model  # the check's own random models
+    from utils.checks.beam_search import END, START, _rnn_model  # the check's own random models
     from utils.models.beam_search import beam_search_one  # the reference, loaded only to grade
     name = "beam_search"
     rng = np.random.default_rng(seed)
@@ -126,17 +126,17 @@ CASES = {
     "temporal_softmax_loss": Case("utils.checks.captioning.check_temporal_softmax_loss",
                                   ("temporal_softmax_loss",)),
     "captioning_loss": Case("utils.checks.captioning.check_captioning_loss", ("captioning_loss",)),
-    "decode_loop": Case("utils.checks.decoding.check_decode_loop", ("decode_loop",)),
-    "beam_search": Case("utils.checks.decoding.check_beam_search", ("beam_search",), seeded=False,
+    "decode_loop": Case("utils.checks.decode_loop.check_decode_loop", ("decode_loop",)),
+    "beam_search": Case("utils.checks.beam_search.check_beam_search", ("beam_search",), seeded=False,
                         fresh=_fresh_beam_search),
     # 07
     "soft_attention_forward": Case("utils.checks.attention.check_soft_attention_forward",
                                    ("soft_attention_forward",)),
     "soft_attention_backward": Case("utils.checks.attention.check_soft_attention_backward",
                                     ("soft_attention_backward",)),
-    "doubly_stochastic_regulariser": Case("utils.checks.attention.check_doubly_stochastic_regulariser",
+    "doubly_stochastic_regulariser": Case("utils.checks.attention_losses.check_doubly_stochastic_regulariser",
                                           ("doubly_stochastic_regulariser",)),
-    "reinforce_surrogate": Case("utils.checks.attention.check_reinforce_surrogate",
+    "reinforce_surrogate": Case("utils.checks.attention_losses.check_reinforce_surrogate",
                                 ("reinforce_surrogate",)),
     # 08
     "product_fusion_forward": Case("utils.checks.vqa.check_product_fusion_forward",

@@ -5,11 +5,11 @@
 
 Trains ``utils.models.attention_captioner.AttentionCaptioner`` on the grid features of the
 shipped image encoder (``datasets/shapes_encoder/encoder.pt``) for train-split scenes, with the
-CPU recipe of ``utils.training.attention.default_budget`` (one thread, fixed seeds): soft
+``utils.training.attention.CHECKPOINT_RECIPE`` (one thread, fixed seeds): soft
 attention by backpropagation; hard attention by REINFORCE with a moving-average baseline and
 an entropy bonus, starting from the trained soft model's weights (from random weights, with
 single sampled locations, the attention of this world does not get off the ground within a
-CPU budget: it stays close to uniform); and the uniform-attention baseline. Then it measures,
+CPU recipe: it stays close to uniform); and the uniform-attention baseline. Then it measures,
 on fresh scenes never used in training:
 
 - greedy BLEU-1..4 on the test and heldout splits, with the same references as notebook 06
@@ -27,6 +27,7 @@ recipe, the measurements and a thinned loss curve) and ``README.md`` with every 
 taken from this run, into --out (default datasets/attention_captioner/).
 """
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -48,7 +49,7 @@ from utils.models.attention_checkpoints import CHECKPOINT_DIR, REBUILD_COMMAND, 
 from utils.models.captions import attention_captions
 from utils.models.captioner import DEFAULT_CHECKPOINT as CAPTIONER_CHECKPOINT
 from utils.models.captioner import load_captioner
-from utils.training.attention import (default_budget, reinforce_gradient_variance,
+from utils.training.attention import (CHECKPOINT_RECIPE, reinforce_gradient_variance,
                                       train_attention_captioner, training_data)
 
 THREADS = 1   # small recurrent models: one thread is fastest (utils.course.torch_threads)
@@ -84,12 +85,12 @@ def _correctness(model, count, maps="model", sources=("generated", "reference"))
     return found
 
 
-def _model(vocab, budget, attention, seed):
+def _model(vocab, recipe, attention, seed):
     return AttentionCaptioner(len(vocab), image_encoder.GRID_CHANNELS,
                               num_locations=image_encoder.NUM_LOCATIONS,
-                              wordvec_dim=budget["wordvec_dim"], hidden_dim=budget["hidden_dim"],
-                              attention_dim=budget["attention_dim"], attention=attention,
-                              query=budget["query"], seed=seed)
+                              wordvec_dim=recipe.wordvec_dim, hidden_dim=recipe.hidden_dim,
+                              attention_dim=recipe.attention_dim, attention=attention,
+                              query=recipe.query, seed=seed)
 
 
 def encoder_digest(path=None):
@@ -203,38 +204,38 @@ def main(argv=None):
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     vocab = language.build_vocab()
-    budget = default_budget("cpu")
+    recipe = CHECKPOINT_RECIPE
     if args.steps is not None:
-        budget = dict(budget, steps=args.steps, hard_steps=args.steps)
-    train_grid, captions, scene_index = training_data(budget["train_scenes"],
-                                                      budget["captions_per_scene"], vocab=vocab)
+        recipe = dataclasses.replace(recipe, steps=args.steps, hard_steps=args.steps)
+    train_grid, captions, scene_index = training_data(recipe.train_scenes,
+                                                      recipe.captions_per_scene, vocab=vocab)
     grids = {s: image_encoder.cached_features(s, args.eval_scenes)[1] for s in EVAL_SPLITS}
     report = {"command": (REBUILD_COMMAND + " " + shlex.join(argv if argv is not None else sys.argv[1:])).rstrip(),
               "seed": args.seed, "torch": str(torch.__version__),
               "machine": f"{platform.machine()} CPU ({os.cpu_count()} cores)",
-              "load_note": args.load_note, "recipe": budget, "eval_scenes": args.eval_scenes,
+              "load_note": args.load_note, "recipe": dataclasses.asdict(recipe), "eval_scenes": args.eval_scenes,
               "correctness_scenes": args.correctness_scenes, "models": {}, "bleu": {},
               "correctness": {}, "variance": {}, "examples": [],
               "encoder_weights_sha256": encoder_digest()}
     modes = [m for m in ATTENTION_MODES if m in args.modes]         # soft before hard
-    if "hard" in modes and budget["hard_warm_start"] and "soft" not in modes:
+    if "hard" in modes and recipe.hard_warm_start and "soft" not in modes:
         parser.error("--modes hard needs soft too: hard attention starts from the soft model")
     trained = {}
     for mode in modes:
-        model = _model(vocab, budget, mode, args.seed)
-        steps, lr = budget["steps"], budget["lr"]
+        model = _model(vocab, recipe, mode, args.seed)
+        steps, lr = recipe.steps, recipe.lr
         if mode == "hard":
-            steps, lr = budget["hard_steps"], budget["hard_lr"]
-            if budget["hard_warm_start"]:
+            steps, lr = recipe.hard_steps, recipe.hard_lr
+            if recipe.hard_warm_start:
                 model.load_state_dict(trained["soft"][0].state_dict())
         initial = {k: v.clone() for k, v in model.state_dict().items()}
         print(f"training {mode} attention: {steps} steps", flush=True)
         history = train_attention_captioner(
             model, train_grid, captions, image_index=scene_index, steps=steps,
-            batch_size=budget["batch_size"], lr=lr, device="cpu", seed=args.seed,
-            doubly_stochastic=budget["doubly_stochastic"] if mode == "soft" else 0.0,
-            schedule=budget["schedule"], entropy_bonus=budget["entropy_bonus"],
-            baseline_decay=budget["baseline_decay"], expected_fraction=budget["expected_fraction"],
+            batch_size=recipe.batch_size, lr=lr, device="cpu", seed=args.seed,
+            doubly_stochastic=recipe.doubly_stochastic if mode == "soft" else 0.0,
+            schedule=recipe.schedule, entropy_bonus=recipe.entropy_bonus,
+            baseline_decay=recipe.baseline_decay, expected_fraction=recipe.expected_fraction,
             progress=False, log_every=500)
         model.eval()
         trained[mode] = (model, initial, history)
@@ -258,17 +259,17 @@ def main(argv=None):
     else:
         print(f"no notebook-06 captioner at {CAPTIONER_CHECKPOINT}: no comparison", flush=True)
     reference_model = trained.get("soft", next(iter(trained.values())))[0]
-    untrained = _model(vocab, budget, "soft", args.seed).eval()
+    untrained = _model(vocab, recipe, "soft", args.seed).eval()
     report["correctness"]["untrained soft"] = _correctness(untrained, args.correctness_scenes)
     report["correctness"]["uniform maps (soft model's words)"] = _correctness(
         reference_model, args.correctness_scenes, maps="uniform")
     if "hard" in trained:
         model, initial, _ = trained["hard"]
-        start = _model(vocab, budget, "hard", args.seed)
+        start = _model(vocab, recipe, "hard", args.seed)
         start.load_state_dict(initial)
-        rows = np.arange(VARIANCE["captions"]) * budget["captions_per_scene"]   # one caption per scene
-        where_models = (("random initial weights", _model(vocab, budget, "hard", args.seed)),
-                        ("start of REINFORCE" + (" (the soft model)" if budget["hard_warm_start"] else ""), start),
+        rows = np.arange(VARIANCE["captions"]) * recipe.captions_per_scene   # one caption per scene
+        where_models = (("random initial weights", _model(vocab, recipe, "hard", args.seed)),
+                        ("start of REINFORCE" + (" (the soft model)" if recipe.hard_warm_start else ""), start),
                         ("after REINFORCE (shipped hard model)", model))
         for where, m in where_models:
             report["variance"][where] = {
@@ -279,7 +280,7 @@ def main(argv=None):
                 for label, flag in (("without", False), ("with", True))}
         print(f"variance {report['variance']}", flush=True)
     for mode, (model, _, history) in trained.items():
-        meta = {"recipe": budget, "seed": args.seed, "command": report["command"],
+        meta = {"recipe": dataclasses.asdict(recipe), "seed": args.seed, "command": report["command"],
                 "seconds": report["models"][mode]["seconds"], "load_note": args.load_note,
                 "final_nll": report["models"][mode]["final_nll"],
                 "bleu": report["bleu"][f"{mode} attention"], "eval_scenes": args.eval_scenes,

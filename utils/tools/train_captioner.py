@@ -19,6 +19,7 @@ all those numbers) and ``README.md`` into the folder of ``--out`` (default
 ``datasets/captioner/``).
 """
 import argparse
+import dataclasses
 import platform
 import sys
 import time
@@ -35,29 +36,25 @@ from utils.models import captioner as cap
 from utils.models.captions import caption_beam, caption_greedy
 from utils.models.checkpoints import weights_digest
 from utils.models import encoder as enc
-from utils.training.captioning import train_captioner
+from utils.training.captioning import CHECKPOINT_RECIPE, train_captioner
 
-# The recipe. Changing any number here changes the shipped checkpoint: rerun the command.
-RECIPE = {
-    "train_scenes": 24000,         # train-split scenes, 5 captions each: 120,000 pairs
-    "captions_per_scene": 5,
-    "cell": "lstm",
-    "conditionings": ["init", "every_step"],   # both are trained; the better on val is shipped
-    "wordvec_dim": 32,
-    "hidden_dim": 128,
-    "steps": 4000,                 # about 2 passes over the captions
-    "batch_size": 64,
-    "lr": 3e-3,
-    "schedule": "cosine",
-    "clip_norm": 5.0,
-    "threads": 1,                  # training; the encoder's features use encode_threads
-    "encode_threads": 2,
-    "val_scenes": 300,             # picks the conditioning (greedy BLEU-4)
-    "eval_scenes": 1000,           # per evaluation split (test, heldout)
-    "beam_size": 3,
-    "length_penalty": 0.0,
-    "max_length": 20,
-}
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandSettings:
+    """How the command runs and measures; the training recipe itself is CHECKPOINT_RECIPE
+    (utils.training.captioning)."""
+    conditionings: tuple = ("init", "every_step")   # both are trained; the better on val is shipped
+    threads: int = 1               # training; the encoder's features use encode_threads
+    encode_threads: int = 2
+    val_scenes: int = 300          # picks the conditioning (greedy BLEU-4)
+    eval_scenes: int = 1000        # per evaluation split (test, heldout)
+    beam_size: int = 3
+    length_penalty: float = 0.0
+    max_length: int = 20
+
+
+SETTINGS = CommandSettings()
 EVAL_SPLITS = ("test", "heldout")
 DECODERS = ("greedy", "beam")
 
@@ -74,19 +71,19 @@ def features_of(encoder, split, count, chunk=2048):
     return torch.cat(parts)
 
 
-def train_one(conditioning, features, scene_index, captions, vocab, seed, recipe, progress=True):
-    """One captioner of the recipe with the given conditioning; returns (model, history)."""
-    model = cap.Captioner(len(vocab), features.shape[1], recipe["wordvec_dim"], recipe["hidden_dim"],
-                          cell=recipe["cell"], conditioning=conditioning, seed=seed)
-    history = train_captioner(model, features, captions, image_index=scene_index, steps=recipe["steps"],
-                              batch_size=recipe["batch_size"], lr=recipe["lr"], seed=seed,
-                              clip_norm=recipe["clip_norm"], schedule=recipe["schedule"],
-                              threads=recipe["threads"], progress=progress)
+def train_one(conditioning, features, scene_index, captions, vocab, seed, recipe, threads, progress=True):
+    """One captioner of the recipe (a CaptionerRecipe) with the given conditioning; returns (model, history)."""
+    model = cap.Captioner(len(vocab), features.shape[1], recipe.wordvec_dim, recipe.hidden_dim,
+                          cell=recipe.cell, conditioning=conditioning, seed=seed)
+    history = train_captioner(model, features, captions, image_index=scene_index, steps=recipe.steps,
+                              batch_size=recipe.batch_size, lr=recipe.lr, seed=seed,
+                              clip_norm=recipe.clip_norm, schedule=recipe.schedule,
+                              threads=threads, progress=progress)
     model.eval()
     return model, history
 
 
-def evaluate(model, vocab, split, features, recipe):
+def evaluate(model, vocab, split, features, settings):
     """BLEU and error analysis of greedy and beam captions of the first scenes of a split.
 
     Returns: {decoder: {"bleu": {...}, "errors": {part: fraction}, "examples": [3 captions],
@@ -99,10 +96,10 @@ def evaluate(model, vocab, split, features, recipe):
     for decoder in DECODERS:
         start = time.perf_counter()
         if decoder == "greedy":
-            found = caption_greedy(model, features, vocab, recipe["max_length"])
+            found = caption_greedy(model, features, vocab, settings.max_length)
         else:
-            found = caption_beam(model, features, vocab, recipe["max_length"], recipe["beam_size"],
-                                 recipe["length_penalty"])
+            found = caption_beam(model, features, vocab, settings.max_length, settings.beam_size,
+                                 settings.length_penalty)
         seconds = time.perf_counter() - start
         bleu = {k: round(v, 4) for k, v in bleu_scores(references, found).items()}
         errors = caption_analysis.fractions(caption_analysis.error_analysis(scenes, found))
@@ -144,38 +141,38 @@ def environment():
             "machine": platform.machine(), "python": platform.python_version()}
 
 
-def build(seed=0, recipe=None, progress=True, log=print):
-    """Train, select and measure the captioner of the recipe. Returns (model, vocab, meta)."""
-    recipe = dict(RECIPE if recipe is None else recipe)
+def build(seed=0, recipe=CHECKPOINT_RECIPE, settings=SETTINGS, progress=True, log=print):
+    """Train, select and measure the captioner of the recipe (a CaptionerRecipe) with the
+    command's settings. Returns (model, vocab, meta)."""
     start = time.perf_counter()
     vocab = language.build_vocab()
     with torch.no_grad():
-        torch.set_num_threads(recipe["encode_threads"])
+        torch.set_num_threads(settings.encode_threads)
         encoder = enc.load_encoder()
         t0 = time.perf_counter()
-        train_features = features_of(encoder, "train", recipe["train_scenes"])
-        val_features = features_of(encoder, "val", recipe["val_scenes"])
-        eval_features = {split: features_of(encoder, split, recipe["eval_scenes"]) for split in EVAL_SPLITS}
+        train_features = features_of(encoder, "train", recipe.train_scenes)
+        val_features = features_of(encoder, "val", settings.val_scenes)
+        eval_features = {split: features_of(encoder, split, settings.eval_scenes) for split in EVAL_SPLITS}
         feature_seconds = time.perf_counter() - t0
-    scene_index, captions = caption_dataset("train", recipe["train_scenes"], vocab,
-                                            recipe["captions_per_scene"])
-    log(f"{len(captions)} training captions of {recipe['train_scenes']} scenes; features in "
+    scene_index, captions = caption_dataset("train", recipe.train_scenes, vocab,
+                                            recipe.captions_per_scene)
+    log(f"{len(captions)} training captions of {recipe.train_scenes} scenes; features in "
         f"{feature_seconds:.1f} s")
-    torch.set_num_threads(recipe["threads"])
-    val_scenes = shapes.make_scenes("val", recipe["val_scenes"])
+    torch.set_num_threads(settings.threads)
+    val_scenes = shapes.make_scenes("val", settings.val_scenes)
     val_refs = caption_analysis.caption_references(val_scenes)
     candidates = {}
-    for conditioning in recipe["conditionings"]:
+    for conditioning in settings.conditionings:
         model, history = train_one(conditioning, train_features, scene_index, captions, vocab, seed,
-                                   recipe, progress)
-        val_captions = caption_greedy(model, val_features, vocab, recipe["max_length"])
+                                   recipe, settings.threads, progress)
+        val_captions = caption_greedy(model, val_features, vocab, settings.max_length)
         val_bleu = round(bleu_scores(val_refs, val_captions)["BLEU-4"], 4)
-        log(f"{recipe['cell']} / {conditioning}: {history['steps']} steps in {history['seconds']:.1f} s, "
+        log(f"{recipe.cell} / {conditioning}: {history['steps']} steps in {history['seconds']:.1f} s, "
             f"final loss {history['final_loss']:.3f}, val greedy BLEU-4 {val_bleu:.4f}")
         candidates[conditioning] = (model, history, val_bleu)
-    best = max(candidates, key=lambda c: (candidates[c][2], -recipe["conditionings"].index(c)))
+    best = max(candidates, key=lambda c: (candidates[c][2], -settings.conditionings.index(c)))
     model, history, _ = candidates[best]
-    results = {split: evaluate(model, vocab, split, eval_features[split], recipe) for split in EVAL_SPLITS}
+    results = {split: evaluate(model, vocab, split, eval_features[split], settings) for split in EVAL_SPLITS}
     for split, by_decoder in results.items():
         for decoder, r in by_decoder.items():
             b = r["bleu"]
@@ -183,7 +180,8 @@ def build(seed=0, recipe=None, progress=True, log=print):
                 f"BLEU-3 {b['BLEU-3']:.4f} BLEU-4 {b['BLEU-4']:.4f}")
     parameters = sum(p.numel() for p in model.parameters())
     meta = {
-        "seed": seed, "recipe": recipe, "conditioning": best,
+        "seed": seed, "recipe": {**dataclasses.asdict(recipe), **dataclasses.asdict(settings)},
+        "conditioning": best,
         "selection": {c: {"val_greedy_bleu4": v[2], "train_seconds": round(v[1]["seconds"], 1),
                           "final_loss": round(v[1]["final_loss"], 4)} for c, v in candidates.items()},
         "parameters": int(parameters), "training_captions": int(len(captions)),

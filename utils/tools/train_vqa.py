@@ -5,7 +5,7 @@
 Trains every model of ``utils.models.vqa.MODEL_KINDS`` (question only, image only, concat and
 product fusion, stacked attention with 1 and 2 hops, the Visual7W-style multiple-choice
 model) on the train split's balanced question set with the shipped encoder's features, with
-the CPU recipe of ``utils.training.vqa.default_budget`` (one thread, fixed seeds), fits the
+``utils.training.vqa.CHECKPOINT_RECIPE`` (one thread, fixed seeds), fits the
 most-frequent-answer baseline, and measures every model's accuracy per question type on the
 test split and on the heldout split (colour-shape pairs never seen in training), plus the
 attention analysis of the 2-hop model. It writes ``<kind>.pt`` for each model (weights,
@@ -14,6 +14,7 @@ encoder weights and a thinned loss curve) and ``README.md`` with every number, a
 this run, into --out (default datasets/vqa/).
 """
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -30,7 +31,7 @@ from utils.models import encoder as image_encoder
 from utils.models.checkpoints import weights_digest
 from utils.models.vqa import MODEL_KINDS, PriorBaseline, build_model
 from utils.models.vqa_io import CHECKPOINT_DIR, REBUILD_COMMAND, save_vqa_model
-from utils.training.vqa import default_budget, predict, train_vqa, vqa_data
+from utils.training.vqa import CHECKPOINT_RECIPE, predict, train_vqa, vqa_data
 
 THREADS = 1   # small models: one thread is fastest (utils.course.torch_threads)
 EVAL_SPLITS = ("test", "heldout")
@@ -52,12 +53,12 @@ def _thin(values, points=100):
     return [round(float(v), 4) for v in values[:cut].reshape(-1, width).mean(axis=1)]
 
 
-def _sizes(budget, kind):
-    sizes = {k: budget[k] for k in ("wordvec_dim", "hidden_dim")}
+def _sizes(recipe, kind):
+    sizes = {k: getattr(recipe, k) for k in ("wordvec_dim", "hidden_dim")}
     if kind in ("san1", "san2", "visual7w"):
-        sizes["attention_dim"] = budget["attention_dim"]
+        sizes["attention_dim"] = recipe.attention_dim
     if kind in ("concat", "product"):
-        sizes["fused_dim"] = budget["fused_dim"]
+        sizes["fused_dim"] = recipe.fused_dim
     return sizes
 
 
@@ -134,14 +135,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     start = time.perf_counter()
-    budget = default_budget("cpu")
-    train = vqa_data("train", budget["train_questions"])
-    evaluation = {split: vqa_data(split, budget["test_questions"]) for split in EVAL_SPLITS}
+    recipe = CHECKPOINT_RECIPE
+    train = vqa_data("train", recipe.train_questions)
+    evaluation = {split: vqa_data(split, recipe.test_questions) for split in EVAL_SPLITS}
     digest = encoder_digest()
     vocab_size = len(language.build_vocab())
     report = {"machine": f"{platform.machine()} CPU ({os.cpu_count()} cores)",
-              "torch": torch.__version__, "seed": args.seed, "recipe": budget,
-              "train_scenes": train[0]["num_scenes"], "test_questions": budget["test_questions"],
+              "torch": torch.__version__, "seed": args.seed, "recipe": dataclasses.asdict(recipe),
+              "train_scenes": train[0]["num_scenes"], "test_questions": recipe.test_questions,
               "encoder_weights_sha256": digest, "accuracy": {}, "seconds": {}, "steps": {},
               "parameters": {}, "final_loss": {}, "attention": {}}
     prior = PriorBaseline().fit(train[0]["qtype"], train[0]["answer"])
@@ -150,10 +151,10 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     for kind in args.kinds:
         torch.manual_seed(args.seed)
-        model = build_model(kind, vocab_size, seed=args.seed, **_sizes(budget, kind))
-        steps = budget["steps"][kind]
-        history = train_vqa(model, *train, steps=steps, batch_size=budget["batch_size"],
-                            lr=budget["lr"], seed=args.seed, progress=False, log_every=500,
+        model = build_model(kind, vocab_size, seed=args.seed, **_sizes(recipe, kind))
+        steps = recipe.steps[kind]
+        history = train_vqa(model, *train, steps=steps, batch_size=recipe.batch_size,
+                            lr=recipe.lr, seed=args.seed, progress=False, log_every=500,
                             log=lambda line, kind=kind: print(f"[{kind}] {line}", flush=True))
         accuracy, attention = {}, None
         for split, data in evaluation.items():
@@ -170,7 +171,7 @@ def main(argv=None):
         report["final_loss"][kind] = history["final_loss"]
         if attention is not None:
             report["attention"] = attention
-        meta = {"recipe": budget, "steps": steps, "seconds": round(history["seconds"], 1),
+        meta = {"recipe": dataclasses.asdict(recipe), "steps": steps, "seconds": round(history["seconds"], 1),
                 "accuracy": accuracy, "encoder_weights_sha256": digest,
                 "loss_curve": _thin(history["loss"]), "command": REBUILD_COMMAND}
         path = save_vqa_model(model, args.out / f"{kind}.pt", meta=meta)

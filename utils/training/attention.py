@@ -8,7 +8,9 @@
     reinforce_gradient_variance    how noisy the REINFORCE gradient of the attention parameters
                                    is, with and without a baseline, at fixed parameters
     training_data                  grid features, captions and their scene index for a split
-    default_budget                 model, data and steps for a device (live run and checkpoint)
+    AttentionRecipe                one run's data, sizes and steps, typed; presets CPU_RECIPE,
+                                   ACCELERATOR_RECIPE, TINY_RECIPE, CHECKPOINT_RECIPE
+    default_budget                 the recipe of notebook 07's live run on a device
 
 Hard attention (Xu et al. 2015, sec. 4.1). For one caption y with sampled locations
 s = (s_1, ..., s_T), s_t ~ alpha_t, the loss is L = -log p(y | s) and the attention is trained
@@ -30,6 +32,7 @@ with r(s) - b held constant (detached), averaged over the minibatch. Xu et al. a
 half of the images, the sampled location to its expected value (the soft context), so that
 the attention also learns by backpropagation: ``expected_fraction`` (0 is pure REINFORCE).
 """
+import dataclasses
 import math
 
 import numpy as np
@@ -286,31 +289,39 @@ def training_data(count, captions_per_scene=5, split="train", vocab=None):
     return image_encoder.cached_features(split, count)[1], captions, image_index
 
 
-def default_budget(device, live=False):
-    """The attention captioners' sizes, data and training budget for a device.
+@dataclasses.dataclass(frozen=True)
+class AttentionRecipe:
+    """One training run of the attention captioners: data, sizes, the soft run, then REINFORCE
+    for hard attention (notebook 07, and ``python -m utils.tools.train_attention``)."""
+    train_scenes: int = 1000          # the first train-split scenes
+    captions_per_scene: int = 5
+    wordvec_dim: int = 32
+    hidden_dim: int = 128
+    attention_dim: int = 128
+    query: str = "hidden_word"        # what asks the grid: models.attention_captioner.QUERIES
+    steps: int = 300                  # soft (and uniform) attention
+    batch_size: int = 32
+    lr: float = 4e-3
+    schedule: str = "cosine"
+    doubly_stochastic: float = 0.0    # lambda of the regulariser, soft and uniform training
+    hard_steps: int = 100             # REINFORCE
+    hard_lr: float = 1e-3
+    hard_warm_start: bool = True      # hard attention starts from the trained soft model's weights
+    entropy_bonus: float = 0.01
+    baseline_decay: float = 0.9
+    expected_fraction: float = 0.0    # share of captions given the expected context (0: pure REINFORCE)
 
-    device: where training runs. live: True for the short run notebook 07 does in class (well
-        under a minute on a 2-core CPU); False for the checkpoints of ``python -m
-        utils.tools.train_attention``.
-    Returns: dict with train_scenes, captions_per_scene, wordvec_dim, hidden_dim,
-        attention_dim, query (the AttentionCaptioner's), steps, batch_size, lr, schedule,
-        doubly_stochastic (soft and uniform training), and for hard attention: hard_steps,
-        hard_lr, hard_warm_start (start from the trained soft model's weights, then
-        REINFORCE), entropy_bonus, baseline_decay, expected_fraction.
-    """
-    model = dict(captions_per_scene=5, wordvec_dim=32, attention_dim=128, query="hidden_word",
-                 schedule="cosine", doubly_stochastic=0.0, entropy_bonus=0.01,
-                 baseline_decay=0.9, expected_fraction=0.0, hard_warm_start=True)
-    if live:
-        cpu = dict(model, train_scenes=1000, hidden_dim=128, steps=300, batch_size=32, lr=4e-3,
-                   hard_steps=100, hard_lr=1e-3)
-        accelerator = dict(model, train_scenes=4000, hidden_dim=128, steps=1500, batch_size=64,
-                           lr=3e-3, hard_steps=500, hard_lr=1e-3)
-    else:
-        cpu = dict(model, train_scenes=4000, hidden_dim=128, steps=3000, batch_size=64, lr=3e-3,
-                   hard_steps=1500, hard_lr=1e-3)
-        accelerator = dict(model, train_scenes=12000, hidden_dim=256, steps=8000, batch_size=128,
-                           lr=2e-3, hard_steps=3000, hard_lr=5e-4)
-    tiny = dict(cpu, train_scenes=200, steps=2, hard_steps=2)
-    device = as_device("default_budget", device, must_exist=False)
-    return scaled_budget(device, cpu=cpu, accelerator=accelerator, tiny=tiny)
+
+# Notebook 07's live run: well under a minute on a 2-core CPU.
+CPU_RECIPE = AttentionRecipe()
+ACCELERATOR_RECIPE = AttentionRecipe(train_scenes=4000, steps=1500, batch_size=64, lr=3e-3, hard_steps=500)
+TINY_RECIPE = dataclasses.replace(CPU_RECIPE, train_scenes=200, steps=2, hard_steps=2)
+# The shipped checkpoints; changing a number here changes them: rerun the command.
+CHECKPOINT_RECIPE = AttentionRecipe(train_scenes=4000, steps=3000, batch_size=64, lr=3e-3, hard_steps=1500)
+
+
+def default_budget(device):
+    """Notebook 07's live run for a device: CPU_RECIPE, ACCELERATOR_RECIPE or, under
+    COURSE_BUDGET=tiny, TINY_RECIPE (an ``AttentionRecipe``; utils.course.scaled_budget)."""
+    return scaled_budget(as_device("default_budget", device, must_exist=False),
+                         cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE, tiny=TINY_RECIPE)

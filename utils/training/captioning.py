@@ -2,9 +2,12 @@
 
     train_captioner    Adam on random minibatches of (image features, caption) pairs, clipped,
                        for a fixed number of steps; deterministic on the CPU for a seed
-    default_budget     the model, data and steps of notebook 06's own short training run
+    CaptionerRecipe    one run's data, sizes and optimisation, typed; presets CPU_RECIPE,
+                       ACCELERATOR_RECIPE, TINY_RECIPE and CHECKPOINT_RECIPE (the shipped model)
+    default_budget     the recipe of notebook 06's own training run on a device
 """
 import contextlib
+import dataclasses
 
 import torch
 
@@ -75,21 +78,37 @@ def train_captioner(model, features, captions, *, steps, batch_size, lr, device=
                                  shown=("loss",))
 
 
-def default_budget(device):
-    """The captioner and training budget of notebook 06's own training run.
+@dataclasses.dataclass(frozen=True)
+class CaptionerRecipe:
+    """One captioner training run: data, model sizes and optimisation (notebook 06, and the
+    shipped checkpoint of ``python -m utils.tools.train_captioner``)."""
+    train_scenes: int = 2000          # the first train-split scenes
+    captions_per_scene: int = 5
+    cell: str = "lstm"
+    conditioning: str = "every_step"  # how the image enters: models.captioner_numpy.CONDITIONINGS
+    wordvec_dim: int = 32
+    hidden_dim: int = 128
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 3e-3
+    schedule: str = "cosine"
+    clip_norm: float = 5.0
+    evaluate_live: bool = False       # notebook 06 evaluates the model it trained, else the shipped one
 
-    Returns: dict with train_scenes, captions_per_scene, wordvec_dim, hidden_dim, cell,
-    conditioning, steps, batch_size, lr, schedule, and evaluate_live: whether the notebook
-    evaluates the model it trained (a GPU's run) or, after a CPU's short run that only shows the
-    loss falling (a few seconds on one thread), the shipped checkpoint of the full recipe
-    (``python -m utils.tools.train_captioner``: 24,000 scenes, 4,000 steps).
-    """
-    model = dict(captions_per_scene=5, cell="lstm", conditioning="every_step", batch_size=64,
-                 schedule="cosine")
-    cpu = dict(model, train_scenes=2000, wordvec_dim=32, hidden_dim=128, steps=300, lr=3e-3,
-               evaluate_live=False)
-    return scaled_budget(
-        as_device("default_budget", device, must_exist=False), cpu=cpu,
-        accelerator=dict(model, train_scenes=24000, wordvec_dim=64, hidden_dim=256, steps=8000,
-                         batch_size=128, lr=2e-3, evaluate_live=True),
-        tiny=dict(cpu, train_scenes=200, steps=2))
+
+# The CPU's run only shows the loss falling (a few seconds on one thread); the notebook then
+# evaluates the shipped checkpoint. A GPU trains the full model and evaluates it.
+CPU_RECIPE = CaptionerRecipe()
+ACCELERATOR_RECIPE = CaptionerRecipe(train_scenes=24000, wordvec_dim=64, hidden_dim=256, steps=8000,
+                                     batch_size=128, lr=2e-3, evaluate_live=True)
+TINY_RECIPE = dataclasses.replace(CPU_RECIPE, train_scenes=200, steps=2)
+# Changing a number here changes the shipped checkpoint: rerun the command. It trains both
+# conditionings with this recipe and ships the better on validation.
+CHECKPOINT_RECIPE = CaptionerRecipe(train_scenes=24000, steps=4000)
+
+
+def default_budget(device):
+    """Notebook 06's own training run for a device: CPU_RECIPE, ACCELERATOR_RECIPE or, under
+    COURSE_BUDGET=tiny, TINY_RECIPE (a ``CaptionerRecipe``; utils.course.scaled_budget)."""
+    return scaled_budget(as_device("default_budget", device, must_exist=False),
+                         cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE, tiny=TINY_RECIPE)

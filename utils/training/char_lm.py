@@ -3,6 +3,7 @@
     train_char_lm    Adam + gradient clipping on random windows, within a time or step budget
     CharLMRecipe     the model size and training budget, one typed record (CPU, GPU and tiny presets)
     default_budget   the recipe notebook 02 uses on a device
+    comparison_budget  the recipe of notebook 05's comparison of the three cells on a device
 """
 import dataclasses
 import math
@@ -157,7 +158,8 @@ def train_char_lm(model, train_ids, val_ids, vocab, *, time_budget_s, batch_size
 
 @dataclasses.dataclass(frozen=True)
 class CharLMRecipe:
-    """Notebook 02's model and training budget: CharLM's sizes and train_char_lm's settings."""
+    """A character model's sizes and training budget (notebooks 02 and 05): CharLM's sizes and
+    train_char_lm's settings."""
     hidden_size: int = 256               # H
     num_layers: int = 1                  # L stacked recurrent layers
     cell: str = "lstm"                   # "vanilla", "lstm" or "gru"
@@ -176,6 +178,21 @@ CPU_RECIPE = CharLMRecipe()
 ACCELERATOR_RECIPE = CharLMRecipe(hidden_size=1024, num_layers=2, batch_size=128, seq_len=128, lr=2e-3,
                                   time_budget_s=60, max_steps=None)
 TINY_RECIPE = dataclasses.replace(CPU_RECIPE, max_steps=2)
+
+
+# Notebook 05's comparison of the three cells on Shakespeare: smaller models, the same recipe for each cell.
+COMPARISON_CPU_RECIPE = CharLMRecipe(hidden_size=128, embed_size=32, batch_size=32, seq_len=64, lr=4e-3,
+                                     max_steps=400, lr_decay_frac=0.0)
+COMPARISON_ACCELERATOR_RECIPE = CharLMRecipe(hidden_size=512, embed_size=32, batch_size=64, seq_len=128,
+                                             lr=4e-3, max_steps=3000, lr_decay_frac=0.0)
+COMPARISON_TINY_RECIPE = dataclasses.replace(COMPARISON_CPU_RECIPE, max_steps=2)
+
+
+def comparison_budget(device):
+    """The CharLMRecipe of notebook 05's cell comparison on this device (the ``cell`` field is
+    set per model): COMPARISON_CPU_RECIPE, COMPARISON_ACCELERATOR_RECIPE or COMPARISON_TINY_RECIPE."""
+    return scaled_budget(as_device("comparison_budget", device, must_exist=False), cpu=COMPARISON_CPU_RECIPE,
+                         accelerator=COMPARISON_ACCELERATOR_RECIPE, tiny=COMPARISON_TINY_RECIPE)
 
 
 def default_budget(device):

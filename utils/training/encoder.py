@@ -75,16 +75,16 @@ def scene_targets(scenes):
     three are undefined when the colour is absent. Then the number of circles, squares and
     triangles, and of small and large objects.
     """
-    values = torch.zeros(len(scenes), enc.SCENE_HEAD_SIZE)
-    defined = torch.ones(len(scenes), enc.SCENE_HEAD_SIZE, dtype=torch.bool)
+    values = torch.zeros(len(scenes), enc.SCENE_HEAD_SIZE)  # device: CPU pretraining
+    defined = torch.ones(len(scenes), enc.SCENE_HEAD_SIZE, dtype=torch.bool)  # device: CPU pretraining
     defined[:, COLOUR_PART] = False
     defined[:, 0:COLOUR_PART.stop:PER_COLOUR] = True                    # presence always defined
     cell = shapes.IMAGE_SIZE / enc.GRID
     for n, scene in enumerate(scenes):
         for obj in scene.objects:
             k = PER_COLOUR * shapes.COLOURS.index(obj.colour)
-            values[n, k:k + 4] = torch.tensor([1.0, obj.centre[0] / cell, obj.centre[1] / cell,
-                                               float(obj.size == "large")])
+            place = [1.0, obj.centre[0] / cell, obj.centre[1] / cell, float(obj.size == "large")]
+            values[n, k:k + 4] = torch.tensor(place)  # device: CPU pretraining
             defined[n, k:k + 4] = True
             values[n, SHAPE_PART.start + shapes.SHAPES.index(obj.shape)] += 1
             values[n, SHAPE_PART.stop + shapes.SIZES.index(obj.size)] += 1
@@ -142,10 +142,10 @@ def batch_indices(seed, count, batch_size, steps):
     Passes over the ``count`` scenes in a fresh random order each epoch (seeded with ``seed``).
     """
     order = torch.Generator().manual_seed(seed)
-    permutation, position = torch.randperm(count, generator=order), 0
+    permutation, position = torch.randperm(count, generator=order), 0  # device: CPU pretraining
     for _ in range(steps):
         if position + batch_size > count:
-            permutation, position = torch.randperm(count, generator=order), 0
+            permutation, position = torch.randperm(count, generator=order), 0  # device: CPU pretraining
         yield permutation[position:position + batch_size]
         position += batch_size
 
@@ -155,7 +155,8 @@ def silhouettes(images, gray):
 
     images (B, 3, 64, 64) in [0, 1]; gray (B,) levels in [0, 1]. Returns (B, 3, 64, 64).
     """
-    background = torch.tensor(shapes.BACKGROUND_RGB, dtype=images.dtype).view(1, 3, 1, 1) / 255
+    rgb = torch.tensor(shapes.BACKGROUND_RGB, dtype=images.dtype)  # device: CPU pretraining
+    background = rgb.view(1, 3, 1, 1) / 255
     objects = (images - background).abs().amax(1, keepdim=True) > 1e-3     # (B, 1, 64, 64)
     return torch.where(objects, gray.view(-1, 1, 1, 1).to(images.dtype).expand_as(images),
                        background.expand_as(images))
@@ -233,7 +234,7 @@ def train_encoder(seed=0, recipe=CHECKPOINT_RECIPE, stop_after=None, progress=Tr
             y = factors[rows]                                      # (B, 3, 8, 8)
             # Colour-free and shape-free views, so that colour and shape are learned apart. Their
             # missing factor is ignored in occupied cells; empty cells still say "none".
-            levels = 0.4 + 0.6 * torch.rand(grays, generator=augment)
+            levels = 0.4 + 0.6 * torch.rand(grays, generator=augment)  # device: CPU pretraining
             x[:grays] = silhouettes(x[:grays], levels)
             x[grays:grays + diamonds] = data.diamonds[rows[grays:grays + diamonds]].float() / 255
             occupied = y[:, 0] > 0

@@ -6,8 +6,12 @@
                      (Visual7W), with the minibatch loop of notebooks 06-07
                      (``utils.training.minibatches.train_on_captions``: a row is a question)
     predict          answers (indices in answer_vocab()) and attention maps of many questions
-    default_budget   sizes, data and steps for the checkpoints and for the notebook's live run
+    VQARecipe        sizes, data and steps per model kind, typed; presets CPU_RECIPE,
+                     ACCELERATOR_RECIPE, TINY_RECIPE, CHECKPOINT_RECIPE (the shipped models)
+    default_budget   the recipe of notebook 08's live runs on a device
 """
+import dataclasses
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -104,28 +108,35 @@ def predict(model, data, summary, grid, batch_size=500):
             "attention": attention}
 
 
-def default_budget(device, live=False):
-    """Sizes, data and training budget for a device.
+@dataclasses.dataclass(frozen=True)
+class VQARecipe:
+    """Sizes, data and training steps of the VQA models (notebook 08, and ``python -m
+    utils.tools.train_vqa``). steps: optimizer steps per model kind (models.vqa.MODEL_KINDS)."""
+    train_questions: int = 6000
+    test_questions: int = 1200
+    wordvec_dim: int = 32
+    hidden_dim: int = 128
+    attention_dim: int = 128
+    fused_dim: int = 128
+    batch_size: int = 64
+    lr: float = 3e-3
+    steps: dict = dataclasses.field(default_factory=lambda: {
+        "question_only": 150, "image_only": 150, "concat": 150, "product": 150, "san1": 150,
+        "san2": 150, "visual7w": 100})
 
-    live: True for the short run of notebook 08 (well under a minute on a 2-core CPU); False
-        for the checkpoints of ``python -m utils.tools.train_vqa``.
-    Returns: dict with train_questions, test_questions, wordvec_dim, hidden_dim,
-    attention_dim, fused_dim, batch_size, lr, steps (a dict kind -> steps).
-    """
-    sizes = dict(wordvec_dim=32, hidden_dim=128, attention_dim=128, fused_dim=128, batch_size=64,
-                 lr=3e-3)
-    if live:
-        cpu = dict(sizes, train_questions=6000, test_questions=1200,
-                   steps={"question_only": 150, "image_only": 150, "concat": 150, "product": 150,
-                          "san1": 150, "san2": 150, "visual7w": 100})
-        accelerator = dict(cpu, train_questions=24000,
-                           steps={k: 4 * v for k, v in cpu["steps"].items()})
-    else:
-        cpu = dict(sizes, train_questions=60000, test_questions=3000,
-                   steps={"question_only": 1500, "image_only": 1500, "concat": 3000,
-                          "product": 3000, "san1": 4000, "san2": 7000, "visual7w": 3000})
-        accelerator = dict(cpu, batch_size=128,
-                           steps={k: 2 * v for k, v in cpu["steps"].items()})
-    tiny = dict(cpu, train_questions=600, test_questions=300, steps={k: 2 for k in cpu["steps"]})
-    device = as_device("default_budget", device, must_exist=False)
-    return scaled_budget(device, cpu=cpu, accelerator=accelerator, tiny=tiny)
+
+# Notebook 08's live runs: well under a minute on a 2-core CPU.
+CPU_RECIPE = VQARecipe()
+ACCELERATOR_RECIPE = VQARecipe(train_questions=24000, steps={k: 4 * v for k, v in CPU_RECIPE.steps.items()})
+TINY_RECIPE = VQARecipe(train_questions=600, test_questions=300, steps={k: 2 for k in CPU_RECIPE.steps})
+# The shipped checkpoints; changing a number here changes them: rerun the command.
+CHECKPOINT_RECIPE = VQARecipe(train_questions=60000, test_questions=3000, steps={
+    "question_only": 1500, "image_only": 1500, "concat": 3000, "product": 3000, "san1": 4000,
+    "san2": 7000, "visual7w": 3000})
+
+
+def default_budget(device):
+    """Notebook 08's live runs for a device: CPU_RECIPE, ACCELERATOR_RECIPE or, under
+    COURSE_BUDGET=tiny, TINY_RECIPE (a ``VQARecipe``; utils.course.scaled_budget)."""
+    return scaled_budget(as_device("default_budget", device, must_exist=False),
+                         cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE, tiny=TINY_RECIPE)

@@ -16,7 +16,7 @@ import numpy as np
 from IPython.display import display
 
 from utils import validate
-from utils.data import shapes_language as language
+from utils.data import shapes_questions
 from utils.data.shapes import Scene
 from utils.models.vqa import VQAModel, is_multiple_choice
 from utils.models.vqa_io import answer_question
@@ -111,7 +111,7 @@ def vqa_widget(model, scenes, summary, grid, scene=0, question=0):
 
     def scene_questions(index):
         if index not in asked:
-            asked[index] = language.questions(scenes[index])
+            asked[index] = shapes_questions.questions(scenes[index])
         return asked[index]
 
     question = validate.int_in_range(fname, "question", question, 0, len(scene_questions(scene)) - 1)
@@ -178,7 +178,7 @@ def draw_type_accuracy(results, split="test"):
     if missing:
         raise ValueError(f"{fname}: split must be a split every model was measured on, got "
                          f"{split!r}, which {', '.join(map(str, missing))} lacks")
-    columns = list(language.QUESTION_TYPES) + ["overall"]
+    columns = list(shapes_questions.QUESTION_TYPES) + ["overall"]
     fig, ax = plt.subplots(figsize=(10, 3.9))
     width = 0.8 / len(results)
     for k, (name, by_split) in enumerate(results.items()):
@@ -243,7 +243,7 @@ def draw_examples(scenes, data, rows, predicted, attention, title=""):
     answer indices; attention: (M, hops, L). Returns: the Figure (None when rows is empty).
     """
     fname = "draw_examples"
-    names = language.answer_vocab()
+    names = shapes_questions.answer_vocab()
     M = len(data["texts"])
     rows = list(validate.int_array(fname, "rows", rows, ndim=1, low=0, high=M))
     validate.shapes(fname, "predicted: M, attention: M hops L", predicted, attention, M=M)
