@@ -321,18 +321,15 @@ PASSED_ON = {
     "utils.analysis.gradient_flow.gradient_norms_through_time": ("make_cell_weights",),
     "utils.course.setup_notebook": ("pick_device",),
     "utils.models.adding.vanilla_adding_model": ("AddingModel", "random_recurrent_matrix"),
-    "utils.models.attention_checkpoints.load_attention_captioner": ("checkpoint_path",),
     "utils.models.captioner.Captioner": ("init_captioner_params",),
     "utils.models.char_lm.evaluate_nats_per_char": ("iter_chunks",),
     "utils.models.char_lm.generate": ("temperature_probs",),
     "utils.models.vqa.build_model": ("StackedAttention",),
-    "utils.models.vqa_io.load_vqa_model": ("checkpoint_path",),
     "utils.training.adding.initial_gradient_norm":
         ("AddingModel", "random_recurrent_matrix", "vanilla_adding_model", "adding_problem"),
     "utils.training.adding.train_adding": ("torch_threads", "AddingModel"),
     "utils.training.adding.train_rnn_sgd":
         ("AddingModel", "random_recurrent_matrix", "vanilla_adding_model", "adding_problem"),
-    "utils.training.attention.training_data": ("caption_dataset",),
     "utils.training.char_lm.train_char_lm": ("random_batch", "evaluate_nats_per_char"),
     "utils.training.tbptt.compare_strategies": ("CharLM",),
     "utils.training.vqa.predict": ("batch_tensors",),

@@ -4,7 +4,6 @@
     vanilla_adding_model   an untrained vanilla AddingModel whose W_hh has a chosen spectral radius
     evaluate_adding        test mean squared error
 """
-import numpy as np
 import torch
 from torch import nn
 

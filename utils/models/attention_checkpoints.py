@@ -50,7 +50,8 @@ def load_attention_captioner(path=None, attention="soft", vocab=None, device="cp
     each message names the command that rebuilds it.
     """
     fname = "load_attention_captioner"
-    path = checkpoints.as_path(fname, path, checkpoint_path(attention) if path is None else None)
+    path = checkpoints.as_path(fname, path, None if path is not None else
+                                checkpoint_path(validate.one_of(fname, "attention", attention, ATTENTION_MODES)))
     vocab = language.build_vocab() if vocab is None else vocab
     if not isinstance(vocab, language.WordVocab):
         raise ValueError(f"{fname}: vocab must be a shapes_language.WordVocab or None, "

@@ -101,7 +101,7 @@ def attention_step_torch(h_prev, grid, params):
     if grid.ndim != 3 or h_prev.ndim != 2 or h_prev.shape[0] != grid.shape[0]:
         raise ValueError(f"{fname}: h_prev must have shape (N, H) and grid (N, L, D) with the "
                          f"same N, got {tuple(h_prev.shape)} and {tuple(grid.shape)}")
-    (N, L, D), H = grid.shape, h_prev.shape[1]
+    D, H = grid.shape[2], h_prev.shape[1]
     A = params["w_a"].shape[0] if params["w_a"].ndim == 1 else -1
     for name, shape in (("Wa_h", (H, A)), ("Wa_v", (D, A)), ("w_a", (A,))):
         if tuple(params[name].shape) != shape or A < 1:

@@ -90,7 +90,8 @@ def load_vqa_model(kind=None, path=None, device="cpu"):
     fname = "load_vqa_model"
     if path is None and kind is None:
         raise ValueError(f"{fname}: give a kind (one of {list(MODEL_KINDS)}) or a path")
-    path = checkpoints.as_path(fname, path, checkpoint_path(kind) if path is None else None)
+    path = checkpoints.as_path(fname, path, None if path is not None else
+                                checkpoint_path(validate.one_of(fname, "kind", kind, MODEL_KINDS)))
     checkpoint = checkpoints.read_checkpoint(fname, path, REBUILD_COMMAND, "VQA checkpoint", language.build_vocab())
     config = dict(checkpoint["config"])
     try:

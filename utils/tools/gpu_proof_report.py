@@ -23,10 +23,6 @@ def _value(value):
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _figures(values):
-    return "; ".join(f"{k.replace('_', ' ')} {_value(v)}" for k, v in values.items()) or "-"
-
-
 README_START, README_END = "<!-- gpu:start -->", "<!-- gpu:end -->"
 
 

@@ -108,15 +108,6 @@ def edited_locked_cells(submitted, released):
     return edited
 
 
-def _error_line(cell):
-    """The first line of the error a cell's outputs show, or ""."""
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            value = (output.get("evalue") or "").strip().splitlines()
-            return f"{output.get('ename')}: {value[0]}" if value else output.get("ename", "error")
-    return ""
-
-
 def autograde(course, root, jobs_dir, row, timeout, views=None, seed=0, unsafe=False):
     """Grade one submission in a directory of its own; fill in ``row``. Returns the job dir.
 

@@ -284,6 +284,7 @@ def training_data(count, captions_per_scene=5, split="train", vocab=None):
     fname = "training_data"
     count = validate.positive_int(fname, "count", count)
     validate.one_of(fname, "split", split, shapes.SPLITS)
+    captions_per_scene = validate.positive_int(fname, "captions_per_scene", captions_per_scene)
     vocab = language.build_vocab() if vocab is None else vocab
     image_index, captions = caption_dataset(split, count, vocab, captions_per_scene)
     return image_encoder.cached_features(split, count)[1], captions, image_index
