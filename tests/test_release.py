@@ -124,3 +124,9 @@ def test_lecture_nn_runs_unsolved_passes_solved_and_fails_each_planted_mistake(r
     assert status == 1
     for mistake in mistakes:
         assert f"{mistake.exercise}: wrong" in text or f"✗ {mistake.exercise}" in text, (mistake, text)
+
+
+def test_every_shipped_dataset_goes_out_with_the_first_lecture_that_loads_it():
+    from utils.tools.release import DATASET_FIRST_USED
+    shipped = {p.name for p in (REPO_ROOT / "datasets").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert shipped == set(DATASET_FIRST_USED), "add the folder to DATASET_FIRST_USED with the lecture that loads it"

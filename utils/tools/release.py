@@ -36,7 +36,7 @@ RELEASE_DIR = REPO_ROOT / "release"
 # the first notebook that loads each dataset folder (the Run All test of every release proves
 # that lectures 00..NN find what they load)
 DATASET_FIRST_USED = {"shakespeare": "02", "shapes_encoder": "06", "captioner": "06",
-                      "attention_captioner": "07", "vqa": "08"}
+                      "attention_captioner": "07", "seed_spread": "07", "vqa": "08"}
 # what a student runs: the self-check, JupyterLab, the Colab cell's helper
 STUDENT_TOOLS = ["__init__.py", "notebooks.py", "selfcheck.py", "nbval_settings.py", "lab.py", "colab.py"]
 ROOT_FILES = ["requirements.txt", "environment.yml", "pyproject.toml", "nbval_sanitize.cfg",
