@@ -109,7 +109,7 @@ def outcome_line(outcome):
     m = outcome.mistake
     verdict = "caught" if outcome.caught else f"MISSED ({outcome.status})"
     detail = outcome.detail.splitlines()[0] if outcome.detail else ""
-    return f"{_short(m.notebook)}  {m.exercise:<25} {m.kind:<46} {verdict:<8}  {detail}"
+    return f"{_short(m.notebook)}  {m.exercise:<29} {m.kind:<46} {verdict:<8}  {detail}"
 
 
 def summary_lines(outcomes):
@@ -119,15 +119,16 @@ def summary_lines(outcomes):
         row = rows.setdefault((o.mistake.notebook, o.mistake.exercise), [0, 0])
         row[0] += 1
         row[1] += o.caught
-    lines.append(f"{'nb':<4}{'exercise':<26}{'planted':>8}{'caught':>8}")
+    width = max([len("exercise")] + [len(exercise) for _, exercise in rows]) + 2
+    lines.append(f"{'nb':<4}{'exercise':<{width}}{'planted':>8}{'caught':>8}")
     for notebook in dict.fromkeys(nb for nb, _ in rows):
         for (nb, exercise), (planted, caught) in rows.items():
             if nb == notebook:
-                lines.append(f"{_short(nb):<4}{exercise:<26}{planted:>8}{caught:>8}"
+                lines.append(f"{_short(nb):<4}{exercise:<{width}}{planted:>8}{caught:>8}"
                              + ("" if planted == caught else "   <- missed some"))
         planted = sum(p for (nb, _), (p, _) in rows.items() if nb == notebook)
         caught = sum(c for (nb, _), (_, c) in rows.items() if nb == notebook)
-        lines.append(f"{_short(notebook):<4}{'(notebook)':<26}{planted:>8}{caught:>8}")
+        lines.append(f"{_short(notebook):<4}{'(notebook)':<{width}}{planted:>8}{caught:>8}")
     n_caught = sum(o.caught for o in outcomes)
     lines.append(f"caught {n_caught} of {len(outcomes)} planted")
     return lines
