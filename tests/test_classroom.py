@@ -4,11 +4,11 @@ import os
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from notebook_helpers import run_selfcheck_cli
 from utils.checks.char_rnn import check_temperature_probs
 from utils.course import BUDGET_VARIABLE
+from utils.tools.kernel_client import CourseNotebookClient
 from utils.checks.core import ExerciseNotImplemented, exercise_check, student_or_reference
 from utils.checks.rnn_basics import check_rnn_step_forward
 from utils.layers import temperature_probs as reference_temperature_probs
@@ -129,7 +129,7 @@ def test_a_fresh_lecture_runs_top_to_bottom(name, classroom, monkeypatch):
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(variable, "1")
     nb = nbformat.read(LECTURES_DIR / name, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
+    client = CourseNotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(LECTURES_DIR)}})
     client.execute()  # raises CellExecutionError naming the cell if any cell raises
     for cell in nb.cells:

@@ -13,6 +13,7 @@ import sys
 import nbformat
 import pytest
 
+from utils.tools.kernel_client import CourseNotebookClient
 from utils.tools.notebooks import REPO_ROOT, lecture_with_answers
 from utils.tools.planted_catalogue import CATALOGUE, representative
 from utils.tools.references import references
@@ -100,14 +101,13 @@ def _selfcheck(release, path):
 @pytest.mark.slow
 @pytest.mark.parametrize("nb", RELEASED)
 def test_lecture_nn_runs_unsolved_passes_solved_and_fails_each_planted_mistake(releases, nb, tmp_path, monkeypatch):
-    from nbclient import NotebookClient  # here: only the slow tier starts kernels
     release = releases[nb]
     lecture = next((release / "lectures").glob(f"{nb}_*.ipynb"))
     # Run All, every exercise unsolved: no error; skipped cells say which exercise they wait for
     notebook = nbformat.read(lecture, as_version=4)
     for name, value in (("PYTHONPATH", str(release)), ("COURSE_BUDGET", "tiny"), ("PYTHONDONTWRITEBYTECODE", "1")):
         monkeypatch.setenv(name, value)  # the kernel inherits them
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
+    CourseNotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(lecture.parent)}}).execute()
     skipped = [o["text"] for c in notebook.cells if c.cell_type == "code" for o in c.outputs
                if o.get("output_type") == "stream" and "… skipped:" in o.get("text", "")]

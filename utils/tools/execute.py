@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
-from utils.tools.notebooks import REPO_ROOT, solution_notebooks
+from utils.tools.kernel_client import CourseNotebookClient
+from utils.tools.notebooks import solution_notebooks
 
 
 def execute_notebook(path, timeout=600, write=True):
@@ -24,7 +24,7 @@ def execute_notebook(path, timeout=600, write=True):
     """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = CourseNotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()

@@ -49,9 +49,9 @@ from pathlib import Path
 
 import nbformat
 import torch
-from nbclient import NotebookClient
 
 from utils.course import BUDGET_VARIABLE, DEVICE_VARIABLE, RESULTS_VARIABLE, pick_device
+from utils.tools.kernel_client import CourseNotebookClient
 from utils.tools.gpu_proof_report import README_END, README_START, _plain, markdown, readme_block
 from utils.tools.notebooks import REPO_ROOT, lecture_with_answers, solution_notebooks
 from utils.tools.report import update_readme
@@ -112,7 +112,7 @@ def run_notebook(path, device, budget, timeout=600):
         cell.get("metadata", {}).pop("execution", None)
     with tempfile.TemporaryDirectory() as folder:
         os.environ.update({DEVICE_VARIABLE: device, BUDGET_VARIABLE: budget, RESULTS_VARIABLE: folder})
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
+        client = CourseNotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                                 resources={"metadata": {"path": str(path.parent)}})
         error, start = None, time.perf_counter()
         try:
