@@ -155,7 +155,7 @@ def on_accelerator(device):
     return getattr(device, "type", str(device)) in ("cuda", "mps")
 
 
-def scaled_budget(device, cpu, accelerator, tiny=None):
+def scaled_budget(device, cpu, accelerator, tiny=None, *, fname="scaled_budget"):
     """Pick a training budget: ``accelerator`` on a GPU, ``cpu`` otherwise.
 
     cpu, accelerator, tiny: any values (a number of steps, a dict of sizes...); tiny (default:
@@ -163,13 +163,14 @@ def scaled_budget(device, cpu, accelerator, tiny=None):
     The environment variable COURSE_BUDGET ("cpu", "accelerator" or "tiny") overrides the
     device's choice: the GPU proof trains the CPU budget on a GPU to measure the speed-up, and
     the classroom test runs every lecture with the tiny one. This is the only place that rule lives.
+    fname: the function its messages name (a task's ``default_budget`` passes its own name).
     Returns: one of the three. Training cells use it so that a laptop CPU finishes in minutes
     and a GPU trains the same code bigger and longer, with no edits.
     """
-    as_device("scaled_budget", device, must_exist=False)
+    as_device(fname, device, must_exist=False)
     forced = os.environ.get(BUDGET_VARIABLE) or None
     if forced not in (None,) + BUDGETS:
-        raise ValueError(f"scaled_budget: {BUDGET_VARIABLE} must be one of {', '.join(BUDGETS)}, "
+        raise ValueError(f"{fname}: {BUDGET_VARIABLE} must be one of {', '.join(BUDGETS)}, "
                          f"got {forced!r}")
     choice = forced or ("accelerator" if on_accelerator(device) else "cpu")
     return {"cpu": cpu, "accelerator": accelerator,

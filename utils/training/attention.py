@@ -324,5 +324,5 @@ CHECKPOINT_RECIPE = AttentionRecipe(train_scenes=4000, steps=3000, batch_size=64
 def default_budget(device):
     """Notebook 07's live run for a device: CPU_RECIPE, ACCELERATOR_RECIPE or, under
     COURSE_BUDGET=tiny, TINY_RECIPE (an ``AttentionRecipe``; utils.course.scaled_budget)."""
-    return scaled_budget(as_device("default_budget", device, must_exist=False),
-                         cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE, tiny=TINY_RECIPE)
+    return scaled_budget(device, cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE,
+                         tiny=TINY_RECIPE, fname="default_budget")

@@ -110,5 +110,5 @@ CHECKPOINT_RECIPE = CaptionerRecipe(train_scenes=24000, steps=4000)
 def default_budget(device):
     """Notebook 06's own training run for a device: CPU_RECIPE, ACCELERATOR_RECIPE or, under
     COURSE_BUDGET=tiny, TINY_RECIPE (a ``CaptionerRecipe``; utils.course.scaled_budget)."""
-    return scaled_budget(as_device("default_budget", device, must_exist=False),
-                         cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE, tiny=TINY_RECIPE)
+    return scaled_budget(device, cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE,
+                         tiny=TINY_RECIPE, fname="default_budget")

@@ -191,12 +191,12 @@ COMPARISON_TINY_RECIPE = dataclasses.replace(COMPARISON_CPU_RECIPE, max_steps=2)
 def comparison_budget(device):
     """The CharLMRecipe of notebook 05's cell comparison on this device (the ``cell`` field is
     set per model): COMPARISON_CPU_RECIPE, COMPARISON_ACCELERATOR_RECIPE or COMPARISON_TINY_RECIPE."""
-    return scaled_budget(as_device("comparison_budget", device, must_exist=False), cpu=COMPARISON_CPU_RECIPE,
-                         accelerator=COMPARISON_ACCELERATOR_RECIPE, tiny=COMPARISON_TINY_RECIPE)
+    return scaled_budget(device, cpu=COMPARISON_CPU_RECIPE, accelerator=COMPARISON_ACCELERATOR_RECIPE,
+                         tiny=COMPARISON_TINY_RECIPE, fname="comparison_budget")
 
 
 def default_budget(device):
     """The CharLMRecipe notebook 02 uses on this device ("cpu", "cuda", "mps" or a torch.device):
     CPU_RECIPE, ACCELERATOR_RECIPE or, under COURSE_BUDGET=tiny, TINY_RECIPE (utils.course.scaled_budget)."""
-    return scaled_budget(as_device("default_budget", device, must_exist=False),
-                         cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE, tiny=TINY_RECIPE)
+    return scaled_budget(device, cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE,
+                         tiny=TINY_RECIPE, fname="default_budget")

@@ -138,5 +138,5 @@ CHECKPOINT_RECIPE = VQARecipe(train_questions=60000, test_questions=3000, steps=
 def default_budget(device):
     """Notebook 08's live runs for a device: CPU_RECIPE, ACCELERATOR_RECIPE or, under
     COURSE_BUDGET=tiny, TINY_RECIPE (a ``VQARecipe``; utils.course.scaled_budget)."""
-    return scaled_budget(as_device("default_budget", device, must_exist=False),
-                         cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE, tiny=TINY_RECIPE)
+    return scaled_budget(device, cpu=CPU_RECIPE, accelerator=ACCELERATOR_RECIPE,
+                         tiny=TINY_RECIPE, fname="default_budget")
