@@ -34,7 +34,6 @@ from utils.course import torch_threads
 from utils.data import shapes_language as language
 from utils.data.captions import caption_dataset
 from utils.models import encoder as image_encoder
-from utils.models.attention_captioner import AttentionCaptioner
 from utils.models.vqa import build_model
 from utils.training import attention as attention_training
 from utils.training import vqa as vqa_training
@@ -59,10 +58,7 @@ def attention_spread(seeds, steps=None, progress=False):
     result = {name: {} for name in VARIANTS}
     for seed in seeds:
         for name, (gate, lam) in VARIANTS.items():
-            model = AttentionCaptioner(len(vocab), grid.shape[2], num_locations=grid.shape[1],
-                                       wordvec_dim=recipe.wordvec_dim, hidden_dim=recipe.hidden_dim,
-                                       attention_dim=recipe.attention_dim, query=recipe.query, gate=gate,
-                                       seed=seed)
+            model = attention_training.new_captioner(recipe, len(vocab), gate=gate, seed=seed)
             attention_training.train_attention_captioner(
                 model, grid, captions, image_index=index, steps=recipe.steps, batch_size=recipe.batch_size,
                 lr=recipe.lr, schedule=recipe.schedule, doubly_stochastic=lam, seed=seed, progress=progress)
@@ -81,8 +77,8 @@ def vqa_spread(seeds, steps=VQA_STEPS, progress=False):
     result = {name: {} for name in VQA_VARIANTS}
     for seed in seeds:
         for name, (kind, options) in VQA_VARIANTS.items():
-            model = build_model(kind, vocab_size, seed=seed, wordvec_dim=recipe.wordvec_dim,
-                                hidden_dim=recipe.hidden_dim, attention_dim=recipe.attention_dim, **options)
+            sizes = vqa_training.model_sizes(recipe, kind)
+            model = build_model(kind, vocab_size, seed=seed, **sizes, **options)
             vqa_training.train_vqa(model, *train, steps=steps, batch_size=recipe.batch_size, lr=recipe.lr,
                                    seed=seed, progress=progress)
             accuracy = accuracy_by_type(vqa_training.predict(model, *test)["answer"], test[0])

@@ -44,12 +44,12 @@ from utils.analysis.attention import attention_correctness
 from utils.analysis.captions import evaluate_bleu
 from utils.data import shapes_language as language
 from utils.models import encoder as image_encoder
-from utils.models.attention_captioner import ATTENTION_MODES, AttentionCaptioner
+from utils.models.attention_captioner import ATTENTION_MODES
 from utils.models.attention_checkpoints import CHECKPOINT_DIR, REBUILD_COMMAND, save_attention_captioner
 from utils.models.captions import attention_captions
 from utils.models.captioner import DEFAULT_CHECKPOINT as CAPTIONER_CHECKPOINT
 from utils.models.captioner import load_captioner
-from utils.training.attention import (CHECKPOINT_RECIPE, reinforce_gradient_variance,
+from utils.training.attention import (CHECKPOINT_RECIPE, new_captioner, reinforce_gradient_variance,
                                       train_attention_captioner, training_data)
 
 THREADS = 1   # small recurrent models: one thread is fastest (utils.course.torch_threads)
@@ -83,14 +83,6 @@ def _correctness(model, count, maps="model", sources=("generated", "reference"))
                          "peak_by_kind": {k: None if v["peak"] is None else round(v["peak"], 4)
                                           for k, v in r["by_kind"].items()}}
     return found
-
-
-def _model(vocab, recipe, attention, seed):
-    return AttentionCaptioner(len(vocab), image_encoder.GRID_CHANNELS,
-                              num_locations=image_encoder.NUM_LOCATIONS,
-                              wordvec_dim=recipe.wordvec_dim, hidden_dim=recipe.hidden_dim,
-                              attention_dim=recipe.attention_dim, attention=attention,
-                              query=recipe.query, seed=seed)
 
 
 def encoder_digest(path=None):
@@ -222,7 +214,7 @@ def main(argv=None):
         parser.error("--modes hard needs soft too: hard attention starts from the soft model")
     trained = {}
     for mode in modes:
-        model = _model(vocab, recipe, mode, args.seed)
+        model = new_captioner(recipe, len(vocab), attention=mode, seed=args.seed)
         steps, lr = recipe.steps, recipe.lr
         if mode == "hard":
             steps, lr = recipe.hard_steps, recipe.hard_lr
@@ -259,16 +251,16 @@ def main(argv=None):
     else:
         print(f"no notebook-06 captioner at {CAPTIONER_CHECKPOINT}: no comparison", flush=True)
     reference_model = trained.get("soft", next(iter(trained.values())))[0]
-    untrained = _model(vocab, recipe, "soft", args.seed).eval()
+    untrained = new_captioner(recipe, len(vocab), attention="soft", seed=args.seed).eval()
     report["correctness"]["untrained soft"] = _correctness(untrained, args.correctness_scenes)
     report["correctness"]["uniform maps (soft model's words)"] = _correctness(
         reference_model, args.correctness_scenes, maps="uniform")
     if "hard" in trained:
         model, initial, _ = trained["hard"]
-        start = _model(vocab, recipe, "hard", args.seed)
+        start = new_captioner(recipe, len(vocab), attention="hard", seed=args.seed)
         start.load_state_dict(initial)
         rows = np.arange(VARIANCE["captions"]) * recipe.captions_per_scene   # one caption per scene
-        where_models = (("random initial weights", _model(vocab, recipe, "hard", args.seed)),
+        where_models = (("random initial weights", new_captioner(recipe, len(vocab), attention="hard", seed=args.seed)),
                         ("start of REINFORCE" + (" (the soft model)" if recipe.hard_warm_start else ""), start),
                         ("after REINFORCE (shipped hard model)", model))
         for where, m in where_models:

@@ -31,7 +31,7 @@ from utils.models import encoder as image_encoder
 from utils.models.checkpoints import weights_digest
 from utils.models.vqa import MODEL_KINDS, PriorBaseline, build_model
 from utils.models.vqa_io import CHECKPOINT_DIR, REBUILD_COMMAND, save_vqa_model
-from utils.training.vqa import CHECKPOINT_RECIPE, predict, train_vqa, vqa_data
+from utils.training.vqa import CHECKPOINT_RECIPE, model_sizes, predict, train_vqa, vqa_data
 
 THREADS = 1   # small models: one thread is fastest (utils.course.torch_threads)
 EVAL_SPLITS = ("test", "heldout")
@@ -51,15 +51,6 @@ def _thin(values, points=100):
     width = max(1, len(values) // points)
     cut = len(values) // width * width
     return [round(float(v), 4) for v in values[:cut].reshape(-1, width).mean(axis=1)]
-
-
-def _sizes(recipe, kind):
-    sizes = {k: getattr(recipe, k) for k in ("wordvec_dim", "hidden_dim")}
-    if kind in ("san1", "san2", "visual7w"):
-        sizes["attention_dim"] = recipe.attention_dim
-    if kind in ("concat", "product"):
-        sizes["fused_dim"] = recipe.fused_dim
-    return sizes
 
 
 def _round(acc):
@@ -151,7 +142,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     for kind in args.kinds:
         torch.manual_seed(args.seed)
-        model = build_model(kind, vocab_size, seed=args.seed, **_sizes(recipe, kind))
+        model = build_model(kind, vocab_size, seed=args.seed, **model_sizes(recipe, kind))
         steps = recipe.steps[kind]
         history = train_vqa(model, *train, steps=steps, batch_size=recipe.batch_size,
                             lr=recipe.lr, seed=args.seed, progress=False, log_every=500,

@@ -10,6 +10,7 @@
     training_data                  grid features, captions and their scene index for a split
     AttentionRecipe                one run's data, sizes and steps, typed; presets CPU_RECIPE,
                                    ACCELERATOR_RECIPE, TINY_RECIPE, CHECKPOINT_RECIPE
+    new_captioner                  an untrained captioner of a recipe's sizes
     default_budget                 the recipe of notebook 07's live run on a device
 
 Hard attention (Xu et al. 2015, sec. 4.1). For one caption y with sampled locations
@@ -319,6 +320,15 @@ ACCELERATOR_RECIPE = AttentionRecipe(train_scenes=4000, steps=1500, batch_size=6
 TINY_RECIPE = dataclasses.replace(CPU_RECIPE, train_scenes=200, steps=2, hard_steps=2)
 # The shipped checkpoints; changing a number here changes them: rerun the command.
 CHECKPOINT_RECIPE = AttentionRecipe(train_scenes=4000, steps=3000, batch_size=64, lr=3e-3, hard_steps=1500)
+
+
+def new_captioner(recipe, vocab_size, attention="soft", gate=True, seed=0):
+    """An untrained AttentionCaptioner of the recipe's sizes over the shipped encoder's grid
+    (L = 64 locations of D = 64 features), with weights from ``seed``."""
+    return AttentionCaptioner(vocab_size, image_encoder.GRID_CHANNELS, num_locations=image_encoder.NUM_LOCATIONS,
+                              wordvec_dim=recipe.wordvec_dim, hidden_dim=recipe.hidden_dim,
+                              attention_dim=recipe.attention_dim, attention=attention, query=recipe.query,
+                              gate=gate, seed=seed)
 
 
 def default_budget(device):

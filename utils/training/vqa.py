@@ -8,6 +8,7 @@
     predict          answers (indices in answer_vocab()) and attention maps of many questions
     VQARecipe        sizes, data and steps per model kind, typed; presets CPU_RECIPE,
                      ACCELERATOR_RECIPE, TINY_RECIPE, CHECKPOINT_RECIPE (the shipped models)
+    model_sizes      the sizes of a recipe that one model kind takes
     default_budget   the recipe of notebook 08's live runs on a device
 """
 import dataclasses
@@ -133,6 +134,16 @@ TINY_RECIPE = VQARecipe(train_questions=600, test_questions=300, steps={k: 2 for
 CHECKPOINT_RECIPE = VQARecipe(train_questions=60000, test_questions=3000, steps={
     "question_only": 1500, "image_only": 1500, "concat": 3000, "product": 3000, "san1": 4000,
     "san2": 7000, "visual7w": 3000})
+
+
+def model_sizes(recipe, kind):
+    """The recipe's sizes that a model of ``kind`` takes (keyword arguments of build_model)."""
+    sizes = {"wordvec_dim": recipe.wordvec_dim, "hidden_dim": recipe.hidden_dim}
+    if kind in ("san1", "san2", "visual7w"):
+        sizes["attention_dim"] = recipe.attention_dim
+    if kind in ("concat", "product"):
+        sizes["fused_dim"] = recipe.fused_dim
+    return sizes
 
 
 def default_budget(device):
