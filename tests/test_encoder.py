@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from utils.data import shapes
+from utils.models import checkpoints
 from utils.models import encoder as enc
 from utils.tools import pretrain_encoder as pretrain
 from utils.training.encoder import CHECKPOINT_RECIPE, EncoderRecipe, TrainingData, batch_indices, train_encoder
@@ -49,7 +50,7 @@ def cpu_vendor():
 
 def same_environment(config):
     """True when this machine reports the torch version and CPU kernels the checkpoint was built with."""
-    return config["environment"] == pretrain.environment() | {"python": config["environment"]["python"]}
+    return config["environment"] == checkpoints.environment() | {"python": config["environment"]["python"]}
 
 
 def same_rounding(config):
@@ -180,7 +181,7 @@ def test_the_command_starts_the_same_way(config):
     """Fast: the first steps of the recipe, on just the scenes they use, give the weights whose
     hash the checkpoint recorded (or, on a CPU known to round differently, the hash measured there)."""
     if not same_environment(config):
-        pytest.skip(f"built on {config['environment']}, here {pretrain.environment()}")
+        pytest.skip(f"built on {config['environment']}, here {checkpoints.environment()}")
     recipe = EncoderRecipe(**config["recipe"])
     assert recipe == CHECKPOINT_RECIPE, "CHECKPOINT_RECIPE changed since the checkpoint was built: rerun " + REBUILD
     steps = recipe.fingerprint_steps

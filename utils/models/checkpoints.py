@@ -3,6 +3,7 @@
     CheckpointError    a checkpoint that is missing, unreadable, stale or for another vocabulary
     shipped_path       datasets/<folder>/<name>.pt, where the course keeps its trained models
     rebuild_hint       the sentence that ends every message: the command that rebuilds the file
+    environment        what bitwise reproducibility depends on (torch, CPU kernels, machine)
     weights_digest     sha256 of a state_dict: which weights exactly
     write_checkpoint   {"state_dict" (float32), "config", "vocab", "meta"} to a file
     read_checkpoint    the same dict back, checked before any weight is used
@@ -13,6 +14,7 @@ models/attention_checkpoints.py) and the VQA models (models/vqa_io.py) all go th
 """
 import hashlib
 import json
+import platform
 from pathlib import Path
 
 import torch
@@ -36,6 +38,14 @@ def shipped_path(folder, name):
 
 def rebuild_hint(command, path):
     return f"rebuild it with `{command}` (writes {path})"
+
+
+def environment():
+    """What bitwise reproducibility of a checkpoint depends on: torch version, CPU kernels,
+    machine, Python (a dict of str, stored with the checkpoints the course's commands write)."""
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "unknown")()
+    return {"torch": str(torch.__version__), "cpu_capability": str(capability),
+            "machine": platform.machine(), "python": platform.python_version()}
 
 
 def weights_digest(state_dict):

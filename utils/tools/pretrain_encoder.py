@@ -20,7 +20,6 @@ command, the recipe and the measured numbers) into the folder of ``--out``
 import argparse
 import dataclasses
 import os
-import platform
 import sys
 import textwrap
 import time
@@ -42,13 +41,6 @@ from utils.training import encoder as pretraining  # noqa: E402
 from utils.training.encoder import CHECKPOINT_RECIPE  # noqa: E402
 
 EVAL_SPLITS = ("val", "test", "heldout")
-
-
-def environment():
-    """What bitwise reproducibility depends on: torch version, CPU kernels, machine (a dict of str)."""
-    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "unknown")()
-    return {"torch": str(torch.__version__), "cpu_capability": capability,
-            "machine": platform.machine(), "python": platform.python_version()}
 
 
 def scene_data(split, count, start=0):
@@ -321,7 +313,7 @@ def main(argv=None):
                          "load_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else "unknown"},
               "fingerprint": info["fingerprint"], "weights_sha256": weights_digest(model.state_dict()),
               "parameters": sum(p.numel() for p in model.parameters()),
-              "environment": environment(), "torch_version": str(torch.__version__), "command": command}
+              "environment": checkpoints.environment(), "torch_version": str(torch.__version__), "command": command}
     checkpoints.write_checkpoint("pretrain_encoder", model, out, config=config)
     size = out.stat().st_size
     print(f"wrote {out}: {size / 1e6:.2f} MB; {total} s in all")

@@ -20,7 +20,6 @@ all those numbers) and ``README.md`` into the folder of ``--out`` (default
 """
 import argparse
 import dataclasses
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from utils.data import shapes_language as language
 from utils.data.captions import caption_dataset
 from utils.models import captioner as cap
 from utils.models.captions import caption_beam, caption_greedy
+from utils.models import checkpoints
 from utils.models.checkpoints import weights_digest
 from utils.models import encoder as enc
 from utils.training.captioning import CHECKPOINT_RECIPE, train_captioner
@@ -135,12 +135,6 @@ def _kinds(scenes, found):
     return {k: round(v / len(found), 4) for k, v in counts.items()}
 
 
-def environment():
-    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "unknown")()
-    return {"torch": str(torch.__version__), "cpu_capability": str(capability),
-            "machine": platform.machine(), "python": platform.python_version()}
-
-
 def build(seed=0, recipe=CHECKPOINT_RECIPE, settings=SETTINGS, progress=True, log=print):
     """Train, select and measure the captioner of the recipe (a CaptionerRecipe) with the
     command's settings. Returns (model, vocab, meta)."""
@@ -195,7 +189,7 @@ def build(seed=0, recipe=CHECKPOINT_RECIPE, settings=SETTINGS, progress=True, lo
                    "train_seconds": {c: round(v[1]["seconds"], 1) for c, v in candidates.items()}},
         "encoder_sha256": weights_digest(enc.load_checkpoint()["state_dict"]),
         "weights_sha256": weights_digest(model.state_dict()),
-        "environment": environment(),
+        "environment": checkpoints.environment(),
     }
     meta["timing"]["total_seconds"] = round(time.perf_counter() - start, 1)
     return model, vocab, meta
