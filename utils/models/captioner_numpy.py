@@ -83,8 +83,7 @@ def init_captioner_params(vocab_size, feature_dim, wordvec_dim=32, hidden_dim=DE
     H = validate.positive_int(fname, "hidden_dim", hidden_dim)
     validate.one_of(fname, "cell", cell, CAPTIONER_CELLS)
     validate.one_of(fname, "conditioning", conditioning, CONDITIONINGS)
-    seed = validate.int_in_range(fname, "seed", seed, 0)
-    rng = np.random.default_rng(validate.seed("init_captioner_params", seed))
+    rng = np.random.default_rng(validate.seed(fname, seed))
     shapes_ = param_shapes(V, P, W, H, cell, conditioning)
     fan_in = {"W_embed": 100.0, "Wx": W, "Wh": H, "W_vocab": H, "W_proj": P, "W_img": P}
     params = {}
