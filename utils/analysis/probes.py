@@ -46,6 +46,19 @@ def scene_properties(scenes):
     return props
 
 
+def _probe_data(fname, train_features, train_labels, test_features, test_labels):
+    """Both probes' inputs, checked: features standardised with the training mean and spread
+    (float64), labels as ints. Returns Z (N, P), y (N,), Zt (M, P), yt (M,), K classes."""
+    validate.shapes(fname, "train_features: N P, train_labels: N, test_features: M P, test_labels: M",
+                    train_features, train_labels, test_features, test_labels)
+    X = validate.float_array(fname, "train_features", train_features)
+    Xt = validate.float_array(fname, "test_features", test_features)
+    y = validate.int_array(fname, "train_labels", train_labels, low=0)
+    yt = validate.int_array(fname, "test_labels", test_labels, low=0)
+    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-8
+    return (X - mean) / std, y, (Xt - mean) / std, yt, int(max(y.max(), yt.max())) + 1
+
+
 def linear_probe(train_features, train_labels, test_features, test_labels, ridge=1e-3):
     """Fit a linear one-vs-rest classifier by ridge least squares; return its test accuracy.
 
@@ -53,18 +66,9 @@ def linear_probe(train_features, train_labels, test_features, test_labels, ridge
     ridge: L2 penalty (> 0) on the weights, so that the fit is well posed when P > N.
     Features are standardised with the training mean and spread. Returns: accuracy, a float in [0, 1].
     """
-    fname = "linear_probe"
-    validate.shapes(fname, "train_features: N P, train_labels: N, test_features: M P, test_labels: M",
-                    train_features, train_labels, test_features, test_labels)
-    X = validate.float_array(fname, "train_features", train_features)
-    Xt = validate.float_array(fname, "test_features", test_features)
-    y = validate.int_array(fname, "train_labels", train_labels, low=0)
-    yt = validate.int_array(fname, "test_labels", test_labels, low=0)
-    ridge = validate.positive_number(fname, "ridge", ridge)
-    mean, std = X.mean(axis=0), X.std(axis=0) + 1e-8
-    Z, Zt = (X - mean) / std, (Xt - mean) / std
+    Z, y, Zt, yt, K = _probe_data("linear_probe", train_features, train_labels, test_features, test_labels)
+    ridge = validate.positive_number("linear_probe", "ridge", ridge)
     Z1 = np.hstack([Z, np.ones((len(Z), 1))])
-    K = int(max(y.max(), yt.max())) + 1
     targets = np.eye(K)[y]  # (N, K) one-hot
     W = np.linalg.solve(Z1.T @ Z1 + ridge * len(Z) * np.eye(Z1.shape[1]), Z1.T @ targets)
     predicted = (np.hstack([Zt, np.ones((len(Zt), 1))]) @ W).argmax(axis=1)
@@ -82,16 +86,9 @@ def logistic_probe(train_features, train_labels, test_features, test_labels, l2=
     Returns: accuracy, a float in [0, 1].
     """
     fname = "logistic_probe"
-    validate.shapes(fname, "train_features: N P, train_labels: N, test_features: M P, test_labels: M",
-                    train_features, train_labels, test_features, test_labels)
+    Z, y, Zt, yt, K = _probe_data(fname, train_features, train_labels, test_features, test_labels)
     l2, steps = validate.positive_number(fname, "l2", l2), validate.positive_int(fname, "steps", steps)
-    y = torch.from_numpy(validate.int_array(fname, "train_labels", train_labels, low=0))
-    yt = validate.int_array(fname, "test_labels", test_labels, low=0)
-    X = torch.from_numpy(validate.float_array(fname, "train_features", train_features))
-    Xt = torch.from_numpy(validate.float_array(fname, "test_features", test_features))
-    mean, std = X.mean(dim=0), X.std(dim=0, unbiased=False) + 1e-8
-    Z, Zt = (X - mean) / std, (Xt - mean) / std
-    K = int(max(int(y.max()), int(yt.max()))) + 1
+    Z, y, Zt = torch.from_numpy(Z), torch.from_numpy(y), torch.from_numpy(Zt)
     W = torch.zeros(Z.shape[1], K, dtype=torch.float64, requires_grad=True)  # device: numpy in, numpy out
     b = torch.zeros(K, dtype=torch.float64, requires_grad=True)  # device: beside W, on the CPU
     optimizer = torch.optim.LBFGS([W, b], max_iter=steps, line_search_fn="strong_wolfe")
